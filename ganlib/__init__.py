@@ -1,0 +1,13 @@
+"""ganlib: the small, tested PyTorch package behind the course "GANs for Audio".
+
+    import ganlib
+    ganlib.config.seed_everything(0)
+    trainer = ganlib.train.train(generator, discriminator, data, steps=1000, loss="hinge")
+
+Modules: config (quick mode, device, seeding), losses, models (mlp, ...), train (the one
+training loop), toy (toy distributions), audio (spectrograms), viz (plots and players).
+"""
+from . import audio, config, losses, models, toy, train, viz
+
+__version__ = "0.1.0"
+__all__ = ["audio", "config", "losses", "models", "toy", "train", "viz"]
