@@ -1,0 +1,54 @@
+# GANs for Audio: a fresh machine needs only `make lab` (open the course) and `make test`.
+# Every target that needs the environment runs `setup` first; it is a no-op once .venv is
+# current. Variables: PYTHON (to create .venv), LAB_ARGS, PYTEST_ARGS, BENCH_ARGS.
+
+PYTHON ?= python3
+VENV := .venv
+ifeq ($(OS),Windows_NT)
+  PY := $(VENV)/Scripts/python.exe
+else
+  PY := $(VENV)/bin/python
+endif
+
+LAB_ARGS ?=
+PYTEST_ARGS ?=
+BENCH_ARGS ?=
+NOTEBOOKS := $(sort $(wildcard notebooks/*.ipynb notebooks/solutions/*.ipynb))
+
+.PHONY: setup lab test notebooks bench strip clean
+
+setup:
+	@$(PYTHON) tools/bootstrap.py
+
+# Jupyter refuses to run as root unless told; containers and CI machines often are root.
+ROOT_FLAG := $(if $(filter 0,$(shell id -u 2>/dev/null)),--allow-root)
+
+lab: setup
+	$(PY) -m jupyter lab --ServerApp.root_dir=notebooks $(ROOT_FLAG) $(LAB_ARGS)
+
+# Quick mode (GANLIB_QUICK=1) shrinks training, never skips code. Notebooks run under nbval
+# (options in pyproject.toml).
+test: setup
+	GANLIB_QUICK=1 $(PY) -m pytest $(PYTEST_ARGS)
+
+# Executed copies for instructors and reading online: build/notebooks/..., full mode unless
+# GANLIB_QUICK=1 is set.
+notebooks: setup
+	@for nb in $(NOTEBOOKS); do \
+	  echo "executing $$nb"; \
+	  $(PY) -m jupyter nbconvert --to notebook --execute --ExecutePreprocessor.timeout=-1 \
+	    --output-dir build/$$(dirname $$nb) $$nb || exit 1; \
+	done
+
+# Times every notebook in quick and full mode, writes benchmarks/results/notebooks.json and
+# the course map in README.md.
+bench: setup
+	$(PY) benchmarks/notebook_times.py --update-readme $(BENCH_ARGS)
+
+strip:
+	$(PYTHON) tools/nbstrip.py $(NOTEBOOKS)
+
+clean:
+	rm -rf build .pytest_cache
+	find . \( -path ./$(VENV) -o -path ./.git \) -prune -o \
+	  \( -name __pycache__ -o -name .ipynb_checkpoints \) -type d -prune -exec rm -rf {} +
