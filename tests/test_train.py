@@ -305,3 +305,19 @@ def test_bf16_autocast_runs_on_cpu():
     trainer = make_trainer(None, precision="bf16", gp_weight=0.0, n_critic=1)
     trainer.fit(3)
     assert all(math.isfinite(v) for v in trainer.history["g_loss"])
+
+
+def test_ema_is_the_exponential_moving_average_of_the_generator():
+    trainer = make_trainer(None, ema_decay=0.75, n_critic=1, gp_weight=0.0)
+    before = [p.clone() for p in trainer.generator_ema.parameters()]
+    trainer.fit(1)
+    for ema, start, now in zip(trainer.generator_ema.parameters(), before, trainer.generator.parameters()):
+        assert torch.allclose(ema, 0.75 * start + 0.25 * now)
+    assert not any(p.requires_grad for p in trainer.generator_ema.parameters())
+
+
+def test_progress_bar_shows_live_losses(capsys):
+    trainer = make_trainer(None, progress=True, log_every=2)
+    trainer.fit(4)
+    shown = capsys.readouterr().err
+    assert "training" in shown and "4/4" in shown and "g_loss=" in shown
