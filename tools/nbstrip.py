@@ -4,9 +4,9 @@
     python tools/nbstrip.py notebooks/*.ipynb            (what `make strip` runs)
     python tools/nbstrip.py --check notebooks/*.ipynb    (exit 1 and list the unstripped)
 
-One exception: a cell marked `# NBVAL_CHECK_OUTPUT` (or tagged nbval-check-output) keeps
-its output, because that output is the reference nbval compares the new run against. Its
-execution count goes all the same. Standard library only; writes Jupyter's own JSON layout.
+No exceptions: nbval takes a cell without an execution count as never run and does not
+compare its output, so in a stripped notebook a `# NBVAL_CHECK_OUTPUT` cell only has to run.
+Checks that must hold in CI are asserts. Standard library only; writes Jupyter's JSON layout.
 """
 import copy
 import json
@@ -14,16 +14,6 @@ import sys
 from pathlib import Path
 
 CELL_METADATA_DROPPED = ("execution", "ExecuteTime", "collapsed", "scrolled")
-
-
-def keeps_output(cell):
-    """True for a cell whose output nbval checks (nbval's comment marker or cell tag)."""
-    source = cell.get("source", "")
-    if isinstance(source, list):
-        source = "".join(source)
-    marked = any(line.strip().replace(" ", "") == "#NBVAL_CHECK_OUTPUT"
-                 for line in source.splitlines())
-    return marked or "nbval-check-output" in cell.get("metadata", {}).get("tags", [])
 
 
 def strip(notebook):
@@ -35,12 +25,7 @@ def strip(notebook):
         if cell.get("cell_type") != "code":
             continue
         cell["execution_count"] = None
-        if keeps_output(cell):
-            for output in cell.get("outputs", []):
-                if "execution_count" in output:
-                    output["execution_count"] = None
-        else:
-            cell["outputs"] = []
+        cell["outputs"] = []
     return notebook
 
 
