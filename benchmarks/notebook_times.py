@@ -61,7 +61,7 @@ def title_of(notebook):
         if cell.cell_type == "markdown":
             match = re.search(r"^#+\s+(.+)$", cell.source, flags=re.MULTILINE)
             if match:
-                return re.sub(r"^(Chapter\s+)?\d+\s*[:.\-–—]?\s*", "", match.group(1)).strip()
+                return re.sub(r"^(Chapter\s+)?\d+[^\w(\[]*", "", match.group(1)).strip()
     return None
 
 
@@ -100,11 +100,16 @@ def run_notebook(path, mode, timeout_s):
         shutil.copy2(path, workdir / path.name)
         if (ROOT / "data").is_dir():
             (Path(tmp) / "data").symlink_to(ROOT / "data", target_is_directory=True)
-        client = NotebookClient(notebook, km=current_env_kernel(), timeout=timeout_s,
+        kernel = current_env_kernel()
+        client = NotebookClient(notebook, km=kernel, timeout=timeout_s,
                                 resources={"metadata": {"path": str(workdir)}})
         start = time.perf_counter()
-        client.execute(env=mode_environment(mode))
-        return time.perf_counter() - start
+        try:
+            client.execute(env=mode_environment(mode))
+            return time.perf_counter() - start
+        finally:
+            if kernel.has_kernel:  # nbclient leaves a kernel it was given running
+                kernel.shutdown_kernel(now=True)
 
 
 def machine_info():
@@ -202,8 +207,9 @@ def main():
                 print(format_seconds(entry[f"{mode}_s"]), flush=True)
             except Exception as error:
                 entry[f"{mode}_s"] = None
+                message = re.sub(r"\x1b\[[0-9;]*m", "", str(error)).strip()  # no colour codes
                 failures.append(f"{path.name} [{mode}]: {type(error).__name__}: "
-                                f"{str(error).strip().splitlines()[-1] if str(error).strip() else ''}")
+                                f"{message.splitlines()[-1] if message else ''}")
                 print("FAILED", flush=True)
 
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
