@@ -13,7 +13,7 @@ endif
 LAB_ARGS ?=
 PYTEST_ARGS ?=
 BENCH_ARGS ?=
-NOTEBOOKS := $(sort $(wildcard notebooks/*.ipynb notebooks/solutions/*.ipynb))
+NOTEBOOKS := $(sort $(wildcard notebooks/*.ipynb))
 
 .PHONY: setup lab test notebooks bench strip clean
 
@@ -34,16 +34,14 @@ test: setup
 # Executed copies for instructors and reading online: build/notebooks/..., full mode unless
 # GANLIB_QUICK=1 is set.
 notebooks: setup
-	@for nb in $(NOTEBOOKS); do \
-	  echo "executing $$nb"; \
-	  $(PY) -m jupyter nbconvert --to notebook --execute --ExecutePreprocessor.timeout=-1 \
-	    --output-dir build/$$(dirname $$nb) $$nb || exit 1; \
-	done
+	$(PY) -m jupyter nbconvert --to notebook --execute --ExecutePreprocessor.timeout=-1 \
+	  --output-dir build/notebooks $(NOTEBOOKS)
 
-# Times every notebook in quick and full mode, writes benchmarks/results/notebooks.json and
-# the course map in README.md.
+# Times every notebook in quick and full mode (benchmarks/results/notebooks.json and README's
+# course map), then the training loop against a plain one (benchmarks/results/train_speed.json).
 bench: setup
 	$(PY) benchmarks/notebook_times.py --update-readme $(BENCH_ARGS)
+	$(PY) benchmarks/train_speed.py
 
 strip:
 	$(PYTHON) tools/nbstrip.py $(NOTEBOOKS)
