@@ -5,9 +5,10 @@
     trainer = ganlib.train.train(generator, discriminator, data, steps=1000, loss="hinge")
 
 Modules: config (quick mode, device, seeding), losses, models (mlp, ...), train (the one
-training loop), toy (toy distributions), audio (spectrograms), viz (plots and players).
+training loop), toy (toy distributions), audio (spectrograms), viz (plots and players), exercises
+(the notebooks' self-checks).
 """
-from . import audio, config, losses, models, toy, train, viz
+from . import audio, config, exercises, losses, models, toy, train, viz
 
 __version__ = "0.1.0"
-__all__ = ["audio", "config", "losses", "models", "toy", "train", "viz"]
+__all__ = ["audio", "config", "exercises", "losses", "models", "toy", "train", "viz"]
