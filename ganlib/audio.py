@@ -66,3 +66,23 @@ def to_db(magnitude, ref: float | None = None, top_db: float = 80.0) -> np.ndarr
     """Amplitude (numpy or torch) -> decibels relative to `ref` (default: the maximum)."""
     magnitude = magnitude.detach().cpu().numpy() if isinstance(magnitude, torch.Tensor) else np.asarray(magnitude)
     return librosa.amplitude_to_db(magnitude, ref=np.max if ref is None else ref, top_db=top_db)
+
+
+def dominant_frequency(frames: torch.Tensor, sample_rate: int) -> torch.Tensor:
+    """The frequency in Hz of the strongest FFT bin of each frame, ignoring 0 Hz (DC):
+    frames (batch, samples) -> (batch,), or (samples,) -> a 0-d tensor.
+
+    Each frame's mean is removed first and the 0 Hz bin skipped, so an offset never wins. A
+    Hann window keeps a loud tone's spectral leakage out of the neighbouring bins. The answer
+    is a bin centre, so it is exact to within sample_rate / samples Hz (15.6 Hz for 1024 samples
+    at 16 kHz). A crude pitch detector, enough to ask "which pitches did a generator produce?".
+    Notebook: 02_first_gan.ipynb
+    """
+    if frames.dim() not in (1, 2) or frames.shape[-1] < 2:
+        raise ValueError(f"expected frames (batch, samples) or (samples,) with samples >= 2, got shape {tuple(frames.shape)}")
+    length = frames.shape[-1]
+    window = torch.hann_window(length, periodic=False, device=frames.device)
+    centred = frames.float() - frames.float().mean(dim=-1, keepdim=True)
+    magnitude = torch.fft.rfft(centred * window, dim=-1).abs()
+    peak_bin = magnitude[..., 1:].argmax(dim=-1) + 1
+    return peak_bin.float() * (sample_rate / length)
