@@ -154,8 +154,9 @@ def course_map_block(results):
                      f"| {format_seconds(entry.get('quick_s'))} "
                      f"| {format_seconds(entry.get('full_s'))} |")
     lines += ["",
-              f"Wall time of one headless run by `make bench` on a {machine['cpu_count']}-core "
-              f"CPU machine ({machine['device']}, torch {machine['torch']}, {machine['date']}). "
+              f"Wall time of one headless run by `make bench` on a machine with "
+              f"{machine['cpu_count']} CPU cores (device {machine['device']}, torch "
+              f"{machine['torch']}, {machine['date']}). "
               "Quick mode (`GANLIB_QUICK=1`) is what `make test` runs.",
               MAP_END]
     return "\n".join(lines)
