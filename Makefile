@@ -35,6 +35,7 @@ test: setup
 # GANLIB_QUICK=1 is set.
 notebooks: setup
 	$(PY) -m jupyter nbconvert --to notebook --execute --ExecutePreprocessor.timeout=-1 \
+	  --ExecutePreprocessor.kernel_name=python3 \
 	  --output-dir build/notebooks $(NOTEBOOKS)
 
 # Times every notebook in quick and full mode (benchmarks/results/notebooks.json and README's
