@@ -15,7 +15,7 @@ PYTEST_ARGS ?=
 BENCH_ARGS ?=
 NOTEBOOKS := $(sort $(wildcard notebooks/*.ipynb))
 
-.PHONY: setup lab test notebooks bench strip clean
+.PHONY: setup lab test notebooks bench strip references clean
 
 setup:
 	@$(PYTHON) tools/bootstrap.py
@@ -45,6 +45,13 @@ bench: setup
 	$(PY) benchmarks/train_speed.py
 
 strip:
+	$(PYTHON) tools/nbstrip.py $(NOTEBOOKS)
+
+# Re-run every notebook in quick mode and keep only the outputs of `# NBVAL_CHECK_OUTPUT`
+# cells: the references nbval compares against in `make test`.
+references: setup
+	GANLIB_QUICK=1 $(PY) -m jupyter nbconvert --to notebook --execute --inplace \
+	  --ExecutePreprocessor.timeout=-1 --ExecutePreprocessor.kernel_name=python3 $(NOTEBOOKS)
 	$(PYTHON) tools/nbstrip.py $(NOTEBOOKS)
 
 clean:

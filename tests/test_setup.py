@@ -192,6 +192,39 @@ def test_committed_notebooks_are_stripped():
     unstripped = [str(path.relative_to(ROOT)) for path in notebooks
                   if not nbstrip.is_stripped(json.loads(path.read_text(encoding="utf-8")))]
     assert not unstripped, f"run `make strip`: {unstripped}"
+    for path in notebooks:
+        cells = json.loads(path.read_text(encoding="utf-8"))["cells"]
+        checked = [c for c in cells if c["cell_type"] == "code" and nbstrip.is_checked(c)]
+        assert checked, f"{path.name} has no `# NBVAL_CHECK_OUTPUT` cell"
+        without = [i for i, c in enumerate(cells) if c in checked and not c["outputs"]]
+        assert not without, (f"{path.name}: checked cells {without} carry no reference output, so "
+                             f"nbval would compare nothing: run `make references`")
+
+
+def _notebook(source: str, reference: str) -> dict:
+    cell = {"cell_type": "code", "execution_count": 7, "metadata": {}, "source": source,
+            "outputs": [{"name": "stdout", "output_type": "stream", "text": reference},
+                        {"output_type": "display_data", "metadata": {}, "data": {"image/png": "AAAA"}}]}
+    plain = {"cell_type": "code", "execution_count": 3, "metadata": {}, "source": "print('free')",
+             "outputs": [{"name": "stdout", "output_type": "stream", "text": "anything\n"}]}
+    return {"cells": [cell, plain], "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3",
+            "language": "python"}}, "nbformat": 4, "nbformat_minor": 5}
+
+
+@pytest.mark.parametrize("reference, passes", [("4\n", True), ("5\n", False)])
+def test_nbval_compares_the_references_the_strip_keeps(tmp_path, reference, passes):
+    """A stripped notebook keeps what nbval needs: a wrong reference fails the run."""
+    nbstrip = load_module("tools/nbstrip.py")
+    notebook = nbstrip.strip(_notebook("# NBVAL_CHECK_OUTPUT\nprint(2 + 2)", reference))
+    assert nbstrip.is_stripped(notebook)
+    assert notebook["cells"][0]["outputs"] == [{"name": "stdout", "output_type": "stream", "text": reference}]
+    assert notebook["cells"][1]["outputs"] == [] and notebook["cells"][1]["execution_count"] is None
+    path = tmp_path / "check.ipynb"
+    path.write_text(nbstrip.dumps(notebook), encoding="utf-8")
+    run = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", "--nbval-lax",
+                          "--nbval-current-env", str(path), "-o", "addopts=", "--rootdir", str(tmp_path)],
+                         capture_output=True, text=True, cwd=tmp_path, timeout=180)
+    assert (run.returncode == 0) is passes, run.stdout[-2000:]
 
 
 def test_readme_course_map_shows_the_benchmark():

@@ -4,9 +4,13 @@
     python tools/nbstrip.py notebooks/*.ipynb            (what `make strip` runs)
     python tools/nbstrip.py --check notebooks/*.ipynb    (exit 1 and list the unstripped)
 
-No exceptions: nbval takes a cell without an execution count as never run and does not
-compare its output, so in a stripped notebook a `# NBVAL_CHECK_OUTPUT` cell only has to run.
-Checks that must hold in CI are asserts. Standard library only; writes Jupyter's JSON layout.
+One exception: a cell whose first line is `# NBVAL_CHECK_OUTPUT` keeps its plain-text
+output (stream text and text/plain results, nothing else) and the execution count 1. That
+output is the reference nbval compares a fresh run against, and nbval only compares cells
+with an execution count (it takes the others as never run). These references are small,
+deterministic values (shapes, parameter counts, closed-form numbers), produced by running
+the notebook in quick mode: `make references` refreshes them. Everything else goes.
+Standard library only; writes Jupyter's JSON layout.
 """
 import copy
 import json
@@ -14,6 +18,31 @@ import sys
 from pathlib import Path
 
 CELL_METADATA_DROPPED = ("execution", "ExecuteTime", "collapsed", "scrolled")
+CHECK_MARKER = "# NBVAL_CHECK_OUTPUT"
+
+
+def is_checked(cell):
+    """True for a code cell whose output nbval compares (its first line is the marker)."""
+    source = cell.get("source", "")
+    source = "".join(source) if isinstance(source, list) else source
+    lines = source.lstrip().splitlines()
+    return bool(lines) and lines[0].strip() == CHECK_MARKER
+
+
+def reference_outputs(outputs):
+    """The plain-text part of a checked cell's outputs, in a canonical form."""
+    kept = []
+    for output in outputs:
+        kind = output.get("output_type")
+        if kind == "stream":
+            kept.append({"name": output["name"], "output_type": "stream", "text": output["text"]})
+        elif kind in ("execute_result", "display_data") and "text/plain" in output.get("data", {}):
+            result = {"data": {"text/plain": output["data"]["text/plain"]}, "metadata": {},
+                      "output_type": kind}
+            if kind == "execute_result":
+                result["execution_count"] = 1
+            kept.append(result)
+    return kept
 
 
 def strip(notebook):
@@ -24,8 +53,12 @@ def strip(notebook):
             cell.get("metadata", {}).pop(key, None)
         if cell.get("cell_type") != "code":
             continue
-        cell["execution_count"] = None
-        cell["outputs"] = []
+        if is_checked(cell):
+            cell["outputs"] = reference_outputs(cell.get("outputs", []))
+            cell["execution_count"] = 1 if cell["outputs"] else None
+        else:
+            cell["execution_count"] = None
+            cell["outputs"] = []
     return notebook
 
 
