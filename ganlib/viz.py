@@ -125,3 +125,45 @@ def plot_density_1d(real, fake, ax=None, bins: int = 80, range_=(-1.2, 1.2), den
     if title:
         ax.set_title(title)
     return ax
+
+
+def explore(function, **controls):
+    """A slider explorer like `ipywidgets.interact`, safe to run headless (nbconvert, nbval).
+
+    function(**values) returns what to show for the controls' current values: a matplotlib
+    Figure (it is closed once rendered; don't call plt.show inside), a display object such as
+    `show_audio`'s player, or a tuple of them. controls: name=widget, each an ipywidgets value
+    widget (IntSlider, FloatSlider, Dropdown, ...). It draws once now, then again whenever a
+    control changes, and never waits for input. Returns the displayed VBox (controls, output).
+
+    Why not `interact`: interact captures its output through an Output widget, and nbclient
+    (which nbconvert and nbval run notebooks with) answers every captured output on the
+    kernel's shell channel while it awaits the cell's reply there; now and then it misses the
+    reply and hangs until its timeout (jupyter/nbclient#312, jupyter/nbconvert#2029). Here the
+    output widget's contents are set directly, so nothing is captured.
+
+    Notebook: 00_audio_basics.ipynb
+    """
+    import ipywidgets as widgets
+    import matplotlib.pyplot as plt
+    from IPython.display import display
+    from matplotlib.figure import Figure
+
+    panel = widgets.Output()
+
+    def redraw(change=None):
+        shown = function(**{name: control.value for name, control in controls.items()})
+        panel.outputs = ()
+        for item in shown if isinstance(shown, tuple) else (shown,):
+            if item is None:
+                continue
+            panel.append_display_data(item)
+            if isinstance(item, Figure):
+                plt.close(item)
+
+    for control in controls.values():
+        control.observe(redraw, names="value")
+    redraw()
+    box = widgets.VBox([*controls.values(), panel])
+    display(box)
+    return box
