@@ -61,6 +61,19 @@ def test_mlp_has_the_seeds_sizes():
     assert discriminator(fake).shape == (3, 1)
 
 
+def test_generator_without_tanh_reaches_beyond_one():
+    torch.manual_seed(0)
+    linear = mlp.Generator(2, latent_dim=8, output_activation=None)
+    torch.manual_seed(0)
+    bounded = mlp.Generator(2, latent_dim=8)
+    z = 50 * torch.randn(64, 8)
+    assert torch.allclose(torch.tanh(linear(z)), bounded(z))
+    assert linear(z).abs().max() > 1
+    assert count_parameters(linear) == count_parameters(bounded)
+    with pytest.raises(ValueError, match="output_activation must be"):
+        mlp.Generator(2, output_activation="relu")
+
+
 def test_probability_discriminator_is_the_seeds_sigmoid():
     torch.manual_seed(0)
     logits = mlp.Discriminator(4)

@@ -8,8 +8,9 @@ A notebook's exercise cell holds a stub the student fills in; the next cell chec
 
     ganlib.exercises.check("03.hinge", my_hinge_loss)
 
-`check` prints a verdict and returns True / False; it never raises, so a notebook with
-exercises still left open runs top to bottom. The checks of chapter NN live in
+`check` prints a verdict (and returns nothing, so a notebook shows just the verdict);
+`passes` returns it as True / False. Neither raises, so a notebook with exercises still left
+open runs top to bottom. The checks of chapter NN live in
 `ganlib/exercises/chNN.py` as `CHECKS = {"NN.name": fn}`, where fn(student_answer) raises
 AssertionError with a hint when the answer is wrong. The solutions live apart, in
 `notebooks/solutions/NN_topic.py` as `SOLUTIONS = {"NN.name": answer}`, for instructors;
@@ -34,8 +35,13 @@ def all_checks() -> dict[str, Callable[[Any], None]]:
     return checks
 
 
-def check(name: str, answer: Any, quiet: bool = False) -> bool:
-    """Check a student's answer to exercise `name`; print the verdict; return whether it passed."""
+def check(name: str, answer: Any) -> None:
+    """Check a student's answer to exercise `name` and print the verdict."""
+    passes(name, answer, quiet=False)
+
+
+def passes(name: str, answer: Any, quiet: bool = True) -> bool:
+    """Whether `answer` passes exercise `name` (the verdict is printed unless quiet)."""
     checks = all_checks()
     if name not in checks:
         raise KeyError(f"no exercise {name!r}; known: {sorted(checks)}")

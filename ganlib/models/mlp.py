@@ -18,19 +18,26 @@ from torch import nn
 
 
 class Generator(nn.Module):
-    """z (batch, latent_dim) -> sample (batch, out_features) in [-1, 1] (tanh)."""
+    """z (batch, latent_dim) -> sample (batch, out_features) in [-1, 1] (tanh).
 
-    def __init__(self, out_features: int, latent_dim: int = 100, hidden: Sequence[int] = (256, 512)):
+    output_activation="tanh" (the seed's; audio lives in [-1, 1]) or None for an unbounded
+    linear output, e.g. for toy data outside [-1, 1] such as the ring of Gaussians.
+    """
+
+    def __init__(self, out_features: int, latent_dim: int = 100, hidden: Sequence[int] = (256, 512),
+                 output_activation: str | None = "tanh"):
         super().__init__()
         if out_features < 1 or latent_dim < 1:
             raise ValueError(f"out_features={out_features} and latent_dim={latent_dim} must be >= 1")
+        if output_activation not in ("tanh", None):
+            raise ValueError(f"output_activation must be 'tanh' or None, got {output_activation!r}")
         self.latent_dim = latent_dim
         layers: list[nn.Module] = []
         width = latent_dim
         for size in hidden:
             layers += [nn.Linear(width, size), nn.ReLU()]
             width = size
-        layers += [nn.Linear(width, out_features), nn.Tanh()]
+        layers += [nn.Linear(width, out_features), nn.Tanh() if output_activation == "tanh" else nn.Identity()]
         self.main = nn.Sequential(*layers)
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
