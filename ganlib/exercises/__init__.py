@@ -22,7 +22,19 @@ import importlib
 import pkgutil
 from typing import Any, Callable
 
+import torch
+
 SOLUTIONS_FOLDER = "notebooks/solutions"
+
+
+def answer_tensor(value, what: str) -> torch.Tensor:
+    """A student's returned value as a float64 tensor, or an AssertionError that says what
+    is wrong with it (None, or something that is no number). For the chapters' checks."""
+    assert value is not None, f"{what} returned None: did you forget `return`?"
+    try:
+        return torch.as_tensor(value).detach().to(torch.float64)
+    except (TypeError, ValueError, RuntimeError):
+        raise AssertionError(f"{what} should return a tensor (or a number), got {type(value).__name__}") from None
 
 
 def all_checks() -> dict[str, Callable[[Any], None]]:

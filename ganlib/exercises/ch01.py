@@ -10,14 +10,7 @@ import math
 import torch
 
 from .. import losses
-
-
-def _tensor(value, what: str) -> torch.Tensor:
-    assert value is not None, f"{what} returned None: did you forget `return`?"
-    try:
-        return torch.as_tensor(value).detach().to(torch.float64)
-    except (TypeError, ValueError, RuntimeError):
-        raise AssertionError(f"{what} should return a tensor (or a number), got {type(value).__name__}") from None
+from . import answer_tensor as _tensor
 
 
 def check_d_star(my_d_star) -> None:

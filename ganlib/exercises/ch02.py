@@ -13,14 +13,7 @@ import torch
 
 from .. import audio, losses
 from ..models import mlp
-
-
-def _tensor(value, what: str) -> torch.Tensor:
-    assert value is not None, f"{what} returned None: did you forget `return`?"
-    try:
-        return torch.as_tensor(value).detach().to(torch.float64)
-    except (TypeError, ValueError, RuntimeError):
-        raise AssertionError(f"{what} should return a tensor (or a number), got {type(value).__name__}") from None
+from . import answer_tensor as _tensor
 
 
 def _tone(frequency: float, length: int, sample_rate: int, amplitude: float = 0.8, phase: float = 0.7):
