@@ -396,9 +396,12 @@ class Trainer:
         return torch.stack(values).mean()
 
     def _clip(self, module: nn.Module) -> torch.Tensor:
+        """Clip the gradients to grad_clip if set; return their total norm (for the history)."""
         params = [p for p in module.parameters() if p.grad is not None]
         if not params:
             return torch.zeros((), device=self.device)
+        if self.grad_clip is None and hasattr(torch.nn.utils, "get_total_norm"):  # torch >= 2.6
+            return torch.nn.utils.get_total_norm([p.grad for p in params])  # no rescaling pass
         max_norm = self.grad_clip if self.grad_clip is not None else math.inf
         return torch.nn.utils.clip_grad_norm_(params, max_norm)
 
