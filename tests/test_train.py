@@ -334,3 +334,44 @@ def test_gradient_clipping_bounds_the_update_and_the_history_logs_the_norm_befor
     clipped = torch.nn.utils.clip_grad_norm_([p for p in trainer.generator.parameters()], float("inf"))
     assert clipped.item() == pytest.approx(1e-3, rel=1e-3)
     assert any(not torch.equal(a, b) for a, b in zip(before, trainer.generator.parameters()))
+
+
+def test_a_training_step_reads_nothing_back_from_the_device(monkeypatch):
+    """On a GPU each read-back (item, tolist, cpu, bool, ...) waits for the device. ganlib's own
+    code may only do that at logging intervals (_flush), never inside train_step."""
+    import sys
+    from pathlib import Path
+
+    package = str(Path(ganlib.__file__).parent)
+    reads = []
+
+    def trap(name, original):
+        def wrapper(self, *args, **kwargs):
+            caller = sys._getframe(1).f_code.co_filename
+            if caller.startswith(package):
+                reads.append((name, caller, sys._getframe(1).f_lineno))
+            return original(self, *args, **kwargs)
+        return wrapper
+
+    trainer = make_trainer(None, r1_weight=1.0, grad_clip=5.0)
+    trainer.fit(2)  # warm up outside the trap
+    for name in ("item", "tolist", "cpu", "numpy", "__bool__", "__float__", "__int__"):
+        monkeypatch.setattr(torch.Tensor, name, trap(name, getattr(torch.Tensor, name)))
+    for _ in range(3):
+        trainer.train_step()
+    assert not reads, f"device read-backs inside train_step: {reads}"
+    trainer._buffer.append((99, trainer.train_step()))
+    trainer._flush()
+    assert reads, "the trap should see the read-back that _flush makes"
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_no_gpu_synchronisation_inside_a_step_on_cuda():
+    trainer = make_trainer(None, device="cuda", grad_clip=5.0)
+    trainer.fit(2)
+    torch.cuda.set_sync_debug_mode("error")
+    try:
+        for _ in range(3):
+            trainer.train_step()
+    finally:
+        torch.cuda.set_sync_debug_mode("default")
