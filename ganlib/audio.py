@@ -1,14 +1,23 @@
 """The course's audio front end: spectrograms in torch, on any device, batched.
 
-This first version holds what chapters 00-03 need; the data chapter extends it (loading,
-resampling, Griffin-Lim, pre-emphasis).
+Chapters 00-03 use the spectrograms; the data chapter adds files (load, save), the small
+waveform tools (normalize, trim_silence, pad_or_crop, pre-/de-emphasis) and the way back from a
+spectrogram to a waveform (griffin_lim, mel_to_audio).
 
 Notebook: 00_audio_basics.ipynb
 """
 from __future__ import annotations
 
+import os
+import re
+import tempfile
+import warnings
+from pathlib import Path
+
 import librosa
 import numpy as np
+import scipy.signal
+import soundfile
 import torch
 from torch import nn
 
@@ -86,3 +95,161 @@ def dominant_frequency(frames: torch.Tensor, sample_rate: int) -> torch.Tensor:
     magnitude = torch.fft.rfft(centred * window, dim=-1).abs()
     peak_bin = magnitude[..., 1:].argmax(dim=-1) + 1
     return peak_bin.float() * (sample_rate / length)
+
+
+# --- Files ----------------------------------------------------------------------------------
+
+_FORMATS = {".wav": "WAV", ".flac": "FLAC"}
+_DATA_LENGTH = re.compile(r"^data\s*:\s*(\d+)\s*\(should be (\d+)\)", re.MULTILINE)
+
+
+def load(path, sample_rate: int | None = None, mono: bool = True) -> tuple[np.ndarray, int]:
+    """Read a WAV or FLAC file -> (waveform float32, sample_rate).
+
+    Any bit depth soundfile reads (8-bit unsigned, 16/24/32-bit integer PCM, 32/64-bit float)
+    and any number of channels. Integer PCM is scaled to [-1, 1); float files are returned as
+    they are, so a float file whose peaks are above 1.0 stays above 1.0 (normalize() if needed).
+    Shape (samples,) when mono (the channels averaged), else (channels, samples). With
+    `sample_rate` given and different from the file's, resampled with librosa.resample (soxr).
+
+    Refused, with the file named in the message: a missing file (FileNotFoundError); an empty,
+    unreadable or corrupt file, a truncated WAV (its header announces more data than the file
+    holds), a file with no samples, and one holding NaN or inf samples (ValueError).
+    Notebook: 00_audio_basics.ipynb
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no audio file at {path}")
+    if path.stat().st_size == 0:
+        raise ValueError(f"{path} is empty (0 bytes)")
+    try:
+        info = soundfile.info(str(path))
+        data, file_rate = soundfile.read(str(path), dtype="float32", always_2d=True)
+    except (soundfile.SoundFileError, RuntimeError, TypeError) as error:
+        raise ValueError(f"cannot read {path} as audio: {error}") from error
+    for announced, present in _DATA_LENGTH.findall(info.extra_info):
+        if int(present) < int(announced) < 0xFFFFFFFF:  # 0 and 0xFFFFFFFF: a streamed WAV's "unknown"
+            raise ValueError(f"{path} is truncated: its header announces {announced} bytes of audio "
+                             f"data but only {present} are there")
+    if data.shape[0] == 0:
+        raise ValueError(f"{path} holds no audio samples")
+    if not np.isfinite(data).all():
+        raise ValueError(f"{path} contains NaN/inf samples")
+    waveform = data.mean(axis=1) if mono else np.ascontiguousarray(data.T)
+    if sample_rate is not None and sample_rate != file_rate:
+        waveform = librosa.resample(waveform, orig_sr=file_rate, target_sr=sample_rate, res_type="soxr_hq", axis=-1)
+        file_rate = sample_rate
+    return waveform.astype(np.float32, copy=False), int(file_rate)
+
+
+def save(path, waveform, sample_rate: int, subtype: str = "PCM_16") -> None:
+    """Write a waveform (samples,) or (channels, samples), numpy or torch, to WAV or FLAC
+    (chosen by the extension), atomically: a temporary file in the same folder, then os.replace,
+    so a failed save never leaves half a file (nor removes the one that was there).
+
+    NaN/inf samples are refused (ValueError). For integer subtypes (PCM_16, PCM_24, ...) samples
+    are clipped to [-1, 1], with a warning when some were outside.
+    Notebook: 00_audio_basics.ipynb
+    """
+    path = Path(path)
+    file_format = _FORMATS.get(path.suffix.lower())
+    if file_format is None:
+        raise ValueError(f"cannot save {path}: the extension must be one of {sorted(_FORMATS)}")
+    if isinstance(waveform, torch.Tensor):
+        waveform = waveform.detach().cpu().numpy()
+    waveform = np.asarray(waveform)
+    if waveform.ndim not in (1, 2) or waveform.shape[-1] == 0:
+        raise ValueError(f"cannot save {path}: expected a waveform (samples,) or (channels, samples), "
+                         f"got shape {waveform.shape}")
+    if not np.isfinite(waveform).all():
+        raise ValueError(f"cannot save {path}: the waveform contains NaN/inf samples")
+    if subtype.upper() not in ("FLOAT", "DOUBLE") and np.abs(waveform).max() > 1.0:
+        warnings.warn(f"{path}: samples outside [-1, 1] (peak {np.abs(waveform).max():.3g}) clipped for {subtype}",
+                      stacklevel=2)
+        waveform = np.clip(waveform, -1.0, 1.0)
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(handle)
+    try:
+        soundfile.write(temporary, waveform.T, sample_rate, subtype=subtype, format=file_format)
+        os.replace(temporary, path)
+    except BaseException:
+        os.unlink(temporary)
+        raise
+
+
+# --- Waveform tools --------------------------------------------------------------------------
+
+def _as_numpy(waveform):
+    return waveform.detach().cpu().numpy() if isinstance(waveform, torch.Tensor) else np.asarray(waveform)
+
+
+def _like(result: np.ndarray, template):
+    """numpy `result` back to the type, dtype and device of `template`."""
+    if isinstance(template, torch.Tensor):
+        return torch.from_numpy(np.ascontiguousarray(result)).to(device=template.device, dtype=template.dtype)
+    return result.astype(np.asarray(template).dtype, copy=False)
+
+
+def normalize(waveform, peak: float = 0.95):
+    """Scale each waveform so its largest |sample| is `peak`: (..., samples), numpy or torch,
+    same type out. Silence (all zeros) stays silence.
+    Notebook: 00_audio_basics.ipynb
+    """
+    if isinstance(waveform, torch.Tensor):
+        largest = waveform.abs().amax(dim=-1, keepdim=True)
+        return waveform * (peak / torch.where(largest > 0, largest, torch.ones_like(largest)))
+    waveform = np.asarray(waveform)
+    largest = np.abs(waveform).max(axis=-1, keepdims=True)
+    return (waveform * (peak / np.where(largest > 0, largest, 1))).astype(waveform.dtype, copy=False)
+
+
+def trim_silence(waveform, top_db: float = 40, frame_length: int = 1024, hop_length: int = 256):
+    """Cut leading and trailing silence, as librosa.effects.trim: frames quieter than `top_db`
+    below the loudest frame are silence. (samples,) or (..., samples), numpy or torch.
+    Returns (trimmed waveform of the same type, (start, end)) with trimmed = waveform[..., start:end].
+    Notebook: 00_audio_basics.ipynb
+    """
+    trimmed, (start, end) = librosa.effects.trim(_as_numpy(waveform), top_db=top_db,
+                                                 frame_length=frame_length, hop_length=hop_length)
+    return waveform[..., int(start):int(end)], (int(start), int(end))
+
+
+def pad_or_crop(waveform, length: int, random_crop: bool = False, generator: torch.Generator | None = None):
+    """Make the last axis exactly `length` samples: zeros appended when shorter; when longer,
+    the first `length` samples, or with `random_crop` a window at an offset drawn with torch
+    (from `generator` when given). (..., samples), numpy or torch, same type out.
+    Notebook: 00_audio_basics.ipynb
+    """
+    samples = waveform.shape[-1]
+    if samples < length:
+        if isinstance(waveform, torch.Tensor):
+            return torch.nn.functional.pad(waveform, (0, length - samples))
+        return np.pad(waveform, [(0, 0)] * (waveform.ndim - 1) + [(0, length - samples)])
+    offset = 0
+    if random_crop and samples > length:
+        offset = int(torch.randint(0, samples - length + 1, (1,), generator=generator).item())
+    return waveform[..., offset:offset + length]
+
+
+def preemphasis(waveform, coef: float = 0.97):
+    """y[n] = x[n] - coef * x[n - 1] (with x[-1] = 0), along the last axis: boosts the highs.
+    (..., samples), numpy or torch, same type out. deemphasis() undoes it exactly.
+    Notebook: 00_audio_basics.ipynb
+    """
+    if isinstance(waveform, torch.Tensor):
+        previous = torch.nn.functional.pad(waveform[..., :-1], (1, 0))
+        return waveform - coef * previous
+    waveform = np.asarray(waveform)
+    result = waveform.copy()
+    result[..., 1:] -= coef * waveform[..., :-1]
+    return result
+
+
+def deemphasis(waveform, coef: float = 0.97):
+    """The inverse of preemphasis(): y[n] = x[n] + coef * y[n - 1], along the last axis.
+    (..., samples), numpy or torch, same type out. A recursive filter, so torch input is filtered
+    on the CPU (scipy.signal.lfilter, in float64) and sent back to its device.
+    Notebook: 00_audio_basics.ipynb
+    """
+    filtered = scipy.signal.lfilter([1.0], [1.0, -coef], _as_numpy(waveform).astype(np.float64), axis=-1)
+    return _like(filtered, waveform)
