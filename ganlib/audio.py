@@ -253,3 +253,59 @@ def deemphasis(waveform, coef: float = 0.97):
     """
     filtered = scipy.signal.lfilter([1.0], [1.0, -coef], _as_numpy(waveform).astype(np.float64), axis=-1)
     return _like(filtered, waveform)
+
+
+# --- Back to audio ---------------------------------------------------------------------------
+
+def griffin_lim(magnitude: torch.Tensor, n_fft: int, hop_length: int, win_length: int | None = None,
+                n_iter: int = 32, momentum: float = 0.99, length: int | None = None,
+                generator: torch.Generator | None = None) -> torch.Tensor:
+    """A waveform whose |STFT| is close to `magnitude`: the fast Griffin-Lim algorithm
+    (Perraudin, Balazs and Søndergaard, 2013), as librosa.griffinlim with the same momentum.
+
+    magnitude: (batch, n_fft // 2 + 1, frames) or (n_fft // 2 + 1, frames), on any device; a Hann
+    window, centred frames with zero padding (librosa.griffinlim's defaults). The phases start
+    random (drawn from `generator` when given). Returns (batch, samples) or (samples,), with
+    samples = `length` when given, else hop_length * (frames - 1).
+    Notebook: 00_audio_basics.ipynb
+    """
+    if magnitude.dim() not in (2, 3) or magnitude.shape[-2] != n_fft // 2 + 1:
+        raise ValueError(f"expected a magnitude (batch, {n_fft // 2 + 1}, frames) or ({n_fft // 2 + 1}, frames) "
+                         f"for n_fft={n_fft}, got shape {tuple(magnitude.shape)}")
+    if momentum < 0:
+        raise ValueError(f"momentum={momentum} must be >= 0")
+    magnitude = magnitude.float()
+    win_length = win_length or n_fft
+    window = torch.hann_window(win_length, device=magnitude.device)
+    stft_args = dict(n_fft=n_fft, hop_length=hop_length, win_length=win_length, window=window, center=True)
+    phase = 2 * torch.pi * torch.rand(magnitude.shape, generator=generator).to(magnitude.device)
+    angles = torch.polar(torch.ones_like(magnitude), phase)
+    previous = None
+    for _ in range(n_iter):
+        inverse = torch.istft(magnitude * angles, length=length, **stft_args)
+        rebuilt = torch.stft(inverse, pad_mode="constant", return_complex=True, **stft_args)
+        angles = rebuilt if previous is None else rebuilt - (momentum / (1 + momentum)) * previous
+        angles = angles / (angles.abs() + 1e-16)
+        previous = rebuilt
+    return torch.istft(magnitude * angles, length=length, **stft_args)
+
+
+def mel_to_audio(mel: torch.Tensor, mel_spectrogram: MelSpectrogram, n_iter: int = 32,
+                 generator: torch.Generator | None = None) -> torch.Tensor:
+    """Invert a MelSpectrogram's output (batch, n_mels, frames) or (n_mels, frames) back to
+    waveforms (batch, samples) or (samples,): undo the log when the module takes one, map the
+    mel bands back to linear frequencies with the least-squares (pseudo-inverse) solution of the
+    mel filterbank clamped at 0, undo the power, then griffin_lim with the module's STFT settings.
+    A rough inverse, to listen to a spectrogram, not a vocoder.
+    Notebook: 00_audio_basics.ipynb
+    """
+    module = mel_spectrogram
+    mel = mel.float()
+    if module.log:
+        mel = torch.exp(mel)
+    inverse_basis = torch.linalg.pinv(module.mel_basis.to(mel.device))
+    spectrum = torch.clamp(torch.matmul(inverse_basis, mel), min=0)
+    if module.power != 1.0:
+        spectrum = spectrum ** (1.0 / module.power)
+    return griffin_lim(spectrum, module.n_fft, module.hop_length, module.win_length, n_iter=n_iter,
+                       generator=generator)
