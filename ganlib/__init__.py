@@ -8,7 +8,7 @@ Modules: config (quick mode, device, seeding), losses, models (mlp, ...), train 
 training loop), toy (toy distributions), audio (spectrograms), viz (plots and players), exercises
 (the notebooks' self-checks).
 """
-from . import audio, config, exercises, losses, models, toy, train, viz
+from . import audio, config, datasets, download, exercises, losses, models, toy, train, viz
 
 __version__ = "0.1.0"
-__all__ = ["audio", "config", "exercises", "losses", "models", "toy", "train", "viz"]
+__all__ = ["audio", "config", "datasets", "download", "exercises", "losses", "models", "toy", "train", "viz"]
