@@ -5,8 +5,9 @@
     trainer = ganlib.train.train(generator, discriminator, data, steps=1000, loss="hinge")
 
 Modules: config (quick mode, device, seeding), losses, models (mlp, ...), train (the one
-training loop), toy (toy distributions), audio (spectrograms), viz (plots and players), exercises
-(the notebooks' self-checks).
+training loop), toy (toy distributions), audio (load/save, spectrograms, Griffin-Lim),
+datasets (the public sets' layouts and the bundled copies), download (verified downloads,
+safe extraction), viz (plots and players), exercises (the notebooks' self-checks).
 """
 from . import audio, config, datasets, download, exercises, losses, models, toy, train, viz
 
