@@ -271,10 +271,11 @@ class VCTK(AudioDataset):
 class SpeechCommands(AudioDataset):
     """Speech Commands v0.02 (Warden, 2018): one-second words, 16 kHz.
 
-    root: the folder holding <word>/<speaker>_nohash_<n>.wav, validation_list.txt and
-    testing_list.txt. subset: "training" (every clip in neither list, _background_noise_
-    left out), "validation" or "testing". words: keep only these, labelled 0.. in that order
-    (None: every word folder, alphabetical). sc09=True: the SC09 digits zero..nine, labels 0-9.
+    root: the folder holding <word>/<speaker>_nohash_<n>.wav (or .flac, as in the course's
+    bundled data/digits), validation_list.txt and testing_list.txt. subset: "training" (every
+    clip in neither list, _background_noise_ left out), "validation" or "testing". words: keep
+    only these, labelled 0.. in that order (None: every word folder, alphabetical).
+    sc09=True: the SC09 digits zero..nine, labels 0-9.
     Items: "audio" (samples,), "label", "word", "speaker", "id" ("yes/0a7c2a8d_nohash_0.wav"),
     "path". Most clips are 16,000 samples; a few are shorter: segment_length=16000 pads them.
     """
@@ -299,7 +300,7 @@ class SpeechCommands(AudioDataset):
             raise FileNotFoundError(f"no folder for the word(s) {missing} in {root}: {what}")
         self.classes = words
         for label, word in enumerate(words):
-            for path in sorted((root / word).glob("*.wav")):
+            for path in sorted(f for f in (root / word).iterdir() if f.suffix.lower() in (".wav", ".flac")):
                 relative = f"{word}/{path.name}"
                 split = next((name for name, names in lists.items() if relative in names), "training")
                 if split == subset:

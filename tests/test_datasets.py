@@ -248,6 +248,24 @@ def test_speech_commands_splits_words_and_sc09(tmp_path):
         datasets.SpeechCommands(root, words=["maybe"])
 
 
+def test_speech_commands_reads_flac_too(tmp_path):
+    # the course's bundled data/digits is the same layout, stored as FLAC
+    for word in datasets.DIGITS:
+        clip(tmp_path / word / "spk0_nohash_0.flac", seconds=1.0, sample_rate=16000)
+        clip(tmp_path / word / "spk1_nohash_0.wav", seconds=1.0, sample_rate=16000)
+    (tmp_path / "notes.txt").write_text("not audio")
+    (tmp_path / "zero" / "README.txt").write_text("not audio either")
+    (tmp_path / "validation_list.txt").write_text("zero/spk1_nohash_0.wav\n")
+    (tmp_path / "testing_list.txt").write_text("one/spk0_nohash_0.flac\n")
+    training = datasets.SpeechCommands(tmp_path, sc09=True)
+    assert len(training) == 18 and "zero/spk0_nohash_0.flac" in {e["id"] for e in training.examples}
+    assert {e["speaker"] for e in training.examples} == {"spk0", "spk1"}
+    testing = datasets.SpeechCommands(tmp_path, subset="testing", sc09=True)
+    assert [e["id"] for e in testing.examples] == ["one/spk0_nohash_0.flac"]
+    item = testing[0]
+    assert item["audio"].shape == (16000,) and item["path"].endswith(".flac") and item["label"] == 1
+
+
 def test_voicebank_pairs_test_set_and_56spk(tmp_path):
     data = datasets.VoiceBankDEMAND(make_voicebank(tmp_path / "a"), segment_length=1000, fields=("clean", "noisy"))
     clean, noisy = data[2]
