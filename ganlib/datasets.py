@@ -204,7 +204,8 @@ class LJSpeech(AudioDataset):
     """LJ Speech 1.1 (Ito and Johnson, 2017): 13,100 clips of one speaker, 22.05 kHz.
 
     root: the LJSpeech-1.1 folder, holding metadata.csv (id|transcription|normalized
-    transcription, no header, quotes are text) and wavs/<id>.wav.
+    transcription, no header, quotes are text) and wavs/<id>.wav (or wavs/<id>.flac where
+    the .wav is absent, as in the course's bundled data/speech).
     Items: "audio" (samples,), "text" (the normalized transcription), "transcription" (as
     read), "id" ("LJ001-0001"), "path"; "mel" with `mel`.
     """
@@ -222,7 +223,10 @@ class LJSpeech(AudioDataset):
                 if len(row) < 2:
                     raise ValueError(f"{metadata}: expected id|transcription|normalized transcription, got {'|'.join(row)!r}")
                 text = row[2] if len(row) > 2 and row[2] else row[1]
-                self.examples.append({"files": {"audio": wavs / f"{row[0]}.wav"}, "id": row[0],
+                path = wavs / f"{row[0]}.wav"
+                if not path.exists() and (wavs / f"{row[0]}.flac").exists():
+                    path = wavs / f"{row[0]}.flac"  # the course's bundled data/speech is FLAC
+                self.examples.append({"files": {"audio": path}, "id": row[0],
                                       "text": text, "transcription": row[1]})
         self._check_files()
 

@@ -211,6 +211,19 @@ def test_ljspeech_texts_keep_their_quotes(tmp_path):
         (tmp_path / "metadata.csv").unlink() or datasets.LJSpeech(tmp_path)
 
 
+def test_ljspeech_reads_flac_where_the_wav_is_absent(tmp_path):
+    # the course's bundled data/speech is LJ Speech's layout with wavs/<id>.flac
+    root = make_ljspeech(tmp_path)
+    wav = root / "wavs" / "LJ001-0002.wav"
+    soundfile.write(str(root / "wavs" / "LJ001-0002.flac"), soundfile.read(str(wav))[0], RATE, subtype="PCM_16")
+    wav.unlink()
+    clip(root / "wavs" / "LJ001-0001.flac", seconds=1.0)  # a .wav beside it wins
+    data = datasets.LJSpeech(root)
+    paths = [str(e["files"]["audio"]) for e in data.examples]
+    assert paths[0].endswith("LJ001-0001.wav") and paths[1].endswith("LJ001-0002.flac")
+    assert data[1]["audio"].shape == (int(RATE * 0.3),) and data[1]["text"] == "In eighteen fifty it was three feet."
+
+
 def test_vctk_speakers_mics_and_missing_transcripts(tmp_path):
     root = make_vctk(tmp_path)
     data = datasets.VCTK(root)
