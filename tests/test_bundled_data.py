@@ -11,6 +11,11 @@ from ganlib import datasets
 DATA = Path(__file__).resolve().parents[1] / "data"
 
 
+def test_the_whole_data_folder_stays_within_its_40_mb_budget():
+    tracked = [p for p in DATA.rglob("*") if p.is_file() and "__pycache__" not in p.parts]
+    assert sum(p.stat().st_size for p in tracked) <= 40 * 10**6
+
+
 # --- digits: data/digits, the SC09 stand-in (data/make_digits.py) -----------------------------
 
 DIGITS_ROOT = DATA / "digits"
