@@ -2,7 +2,7 @@
 
 Chapters 00-03 use the spectrograms; the data chapter adds files (load, save), the small
 waveform tools (normalize, trim_silence, pad_or_crop, pre-/de-emphasis) and the way back from a
-spectrogram to a waveform (griffin_lim, mel_to_audio).
+spectrogram to a waveform (griffin_lim, mel_to_audio); chapter 08 adds speech in noise (mix_at_snr).
 
 Notebook: 00_audio_basics.ipynb
 """
@@ -309,3 +309,70 @@ def mel_to_audio(mel: torch.Tensor, mel_spectrogram: MelSpectrogram, n_iter: int
         spectrum = spectrum ** (1.0 / module.power)
     return griffin_lim(spectrum, module.n_fft, module.hop_length, module.win_length, n_iter=n_iter,
                        generator=generator)
+
+
+# --- Speech in noise -------------------------------------------------------------------------
+
+def mix_at_snr(speech, noise, snr_db, generator: torch.Generator | None = None):
+    """Add `noise` to `speech` at a signal-to-noise ratio of exactly `snr_db` decibels, for
+    speech enhancement: returns (noisy, scaled_noise) with noisy = speech + scaled_noise and
+    10 * log10(mean(speech ** 2) / mean(scaled_noise ** 2)) == snr_db for every row.
+
+    speech: (samples,) or (batch, samples), numpy or torch; both outputs have its shape, type,
+    dtype and device. noise: (noise_samples,), shared by every row, or (batch, noise_samples),
+    one per row, of any length: a window of `samples` samples is taken from it at a random offset
+    (drawn with torch, from `generator` when given; one offset per row), wrapping around (the
+    noise looped) when it is shorter than the speech. snr_db: a number, or one per row
+    ((batch,) numpy or torch). The power is the mean square over the whole row, silence included;
+    the arithmetic is done in float64.
+
+    Refused with a ValueError that says which: silent speech (a row of zeros), silent noise (a
+    window of zeros), NaN/inf in either, a non-finite snr_db, mismatched shapes.
+    Notebook: 08_speech_enhancement.ipynb
+    """
+    speech_np = _as_numpy(speech).astype(np.float64)
+    noise_np = _as_numpy(noise).astype(np.float64)
+    if speech_np.ndim not in (1, 2) or speech_np.shape[-1] == 0:
+        raise ValueError(f"speech must be (samples,) or (batch, samples), got shape {speech_np.shape}")
+    single = speech_np.ndim == 1
+    rows = speech_np[None] if single else speech_np
+    batch, length = rows.shape
+    if noise_np.ndim == 1:
+        noise_rows = np.broadcast_to(noise_np, (batch, noise_np.shape[0]))
+    elif noise_np.ndim == 2 and noise_np.shape[0] == batch and not single:
+        noise_rows = noise_np
+    else:
+        raise ValueError(f"noise must be (noise_samples,) or (batch={batch}, noise_samples) for speech of shape "
+                         f"{speech_np.shape}, got shape {noise_np.shape}")
+    if noise_rows.shape[-1] == 0:
+        raise ValueError("noise is empty (0 samples)")
+    snr = np.asarray(_as_numpy(snr_db), dtype=np.float64)
+    if snr.ndim > 1 or (snr.ndim == 1 and snr.shape[0] not in (1, batch)):
+        raise ValueError(f"snr_db must be a number or one per row ({batch},), got shape {snr.shape}")
+    snr = np.broadcast_to(snr.reshape(-1), (batch,))
+    if not np.isfinite(snr).all():
+        raise ValueError(f"snr_db must be finite, got {snr_db}")
+    if not np.isfinite(rows).all():
+        raise ValueError("speech contains NaN/inf samples")
+    if not np.isfinite(noise_rows).all():
+        raise ValueError("noise contains NaN/inf samples")
+    available = noise_rows.shape[-1]
+    high = available if available < length else available - length + 1
+    offsets = torch.randint(0, high, (batch,), generator=generator).numpy()
+    index = (offsets[:, None] + np.arange(length)[None, :]) % available
+    windows = np.take_along_axis(noise_rows, index, axis=1)
+    speech_power = np.mean(rows ** 2, axis=1)
+    noise_power = np.mean(windows ** 2, axis=1)
+    for row in range(batch):
+        where = "" if single else f" (row {row})"
+        if speech_power[row] == 0:
+            raise ValueError(f"speech is silent{where}: its power is 0, so no SNR can be set")
+        if noise_power[row] == 0:
+            raise ValueError(f"noise is silent{where}: the window of noise taken has power 0, so it cannot be "
+                             f"scaled to an SNR")
+    gain = np.sqrt(speech_power / (noise_power * 10.0 ** (snr / 10.0)))
+    scaled = windows * gain[:, None]
+    noisy = rows + scaled
+    if single:
+        noisy, scaled = noisy[0], scaled[0]
+    return _like(noisy, speech), _like(scaled, speech)
