@@ -356,8 +356,9 @@ class VoiceBankDEMAND(AudioDataset):
 class NSynth(AudioDataset):
     """NSynth (Engel et al., 2017): four-second notes, 16 kHz, with pitch and instrument labels.
 
-    root: the folder holding nsynth-<subset>/audio/<note>.wav and nsynth-<subset>/examples.json,
-    or that nsynth-<subset> folder itself. subset: "train", "valid" or "test".
+    root: the folder holding nsynth-<subset>/audio/<note>.wav (or <note>.flac where the .wav is
+    absent, as in the course's bundled data/notes) and nsynth-<subset>/examples.json, or that
+    nsynth-<subset> folder itself. subset: "train", "valid" or "test".
     Filters: instrument_families (names like "keyboard" or their numbers), instrument_sources
     ("acoustic", "electronic", "synthetic" or 0-2), pitch_range (lowest, highest) MIDI, inclusive.
     Items: "audio" (samples,), "label" (= pitch, GANSynth's condition), "pitch", "velocity",
@@ -392,8 +393,11 @@ class NSynth(AudioDataset):
                 continue
             if pitch_range is not None and not pitch_range[0] <= note["pitch"] <= pitch_range[1]:
                 continue
+            path = audio_dir / f"{name}.wav"
+            if not path.exists() and (audio_dir / f"{name}.flac").exists():
+                path = audio_dir / f"{name}.flac"  # the course's bundled data/notes is FLAC
             self.examples.append({
-                "files": {"audio": audio_dir / f"{name}.wav"}, "label": int(note["pitch"]),
+                "files": {"audio": path}, "label": int(note["pitch"]),
                 "pitch": int(note["pitch"]), "velocity": int(note["velocity"]),
                 "instrument_family": int(note["instrument_family"]),
                 "instrument_family_str": note["instrument_family_str"], "instrument_source": source,
