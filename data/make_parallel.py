@@ -82,9 +82,6 @@ MAX_WORDS = 6           # keep sentences whose spoken form has at most this many
 SAMPLE_RATE = 16000     # flite's own rate; no resampling
 VOICES = {"p901": "rms", "p902": "slt"}   # VCTK-style speaker id -> flite voice
 MIC = "mic1"
-PEAK = 0.9
-KEEP_SECONDS = 0.05
-TOP_DB = 40
 
 
 def sentences(count: int = COUNT, seed: int = SEED, max_words: int = MAX_WORDS) -> list[tuple[str, str]]:
@@ -99,16 +96,9 @@ def sentences(count: int = COUNT, seed: int = SEED, max_words: int = MAX_WORDS) 
 
 
 def synthesise(text: str, voice: str, path: Path) -> np.ndarray:
-    """flite's `voice` reading `text` -> float32 at 16 kHz, trimmed, peak PEAK."""
-    subprocess.run(["flite", "-voice", voice, "-t", text, "-o", str(path)], check=True,
-                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    waveform, rate = audio.load(path)
-    if rate != SAMPLE_RATE:
-        raise RuntimeError(f"flite wrote {rate} Hz, expected {SAMPLE_RATE}")
-    _, (start, end) = audio.trim_silence(waveform, top_db=TOP_DB)
-    keep = int(KEEP_SECONDS * SAMPLE_RATE)
-    waveform = waveform[max(0, start - keep):min(len(waveform), end + keep)]
-    return audio.normalize(waveform, PEAK).astype(np.float32)
+    """flite's `voice` reading `text` -> float32 at 16 kHz (flite's own rate), trimmed, peak 0.9:
+    make_speech.synthesise with this set's voice and rate."""
+    return make_speech.synthesise(text, path, voice=voice, sample_rate=SAMPLE_RATE)
 
 
 def main(argv=None) -> None:

@@ -259,15 +259,16 @@ def sentences(count: int = MAX_SENTENCES, seed: int = SEED) -> list[tuple[str, s
 
 # --- synthesis --------------------------------------------------------------------------------
 
-def synthesise(text: str, work: Path, index: int) -> np.ndarray:
-    """flite's slt voice reading `text` -> float32 at 22.05 kHz, trimmed, peak PEAK."""
-    path = work / f"{index}.wav"
-    subprocess.run(["flite", "-voice", VOICE, "-t", text, "-o", str(path)], check=True,
+def synthesise(text: str, path: Path, voice: str = VOICE, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
+    """flite's `voice` reading `text` (its wav written to `path`) -> float32 at `sample_rate`,
+    trimmed to KEEP_SECONDS of silence at each end, peak PEAK. make_parallel.py uses it too."""
+    subprocess.run(["flite", "-voice", voice, "-t", text, "-o", str(path)], check=True,
                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     waveform, rate = audio.load(path)
-    waveform = librosa.resample(waveform, orig_sr=rate, target_sr=SAMPLE_RATE, res_type="soxr_hq")
+    if rate != sample_rate:
+        waveform = librosa.resample(waveform, orig_sr=rate, target_sr=sample_rate, res_type="soxr_hq")
     _, (start, end) = audio.trim_silence(waveform, top_db=TOP_DB)
-    keep = int(KEEP_SECONDS * SAMPLE_RATE)
+    keep = int(KEEP_SECONDS * sample_rate)
     waveform = waveform[max(0, start - keep):min(len(waveform), end + keep)]
     return audio.normalize(waveform, PEAK).astype(np.float32)
 
@@ -289,7 +290,7 @@ def main(argv=None) -> None:
             if len(clips) == len(rows):
                 sys.exit(f"{len(rows)} sentences make less than {args.minutes} minutes: raise MAX_SENTENCES")
             batch = range(len(clips), min(len(clips) + 16, len(rows)))
-            clips += pool.map(lambda i: synthesise(rows[i][1], Path(work), i), batch)
+            clips += pool.map(lambda i: synthesise(rows[i][1], Path(work) / f"{i}.wav"), batch)
         total = 0
         for count, clip in enumerate(clips, 1):
             total += len(clip)

@@ -97,6 +97,6 @@ def test_regeneration_reproduces_the_text_and_audio(rows, clips):
     for index in (0, len(rows) // 2, len(rows) - 1):
         expected = clips[rows[index][0]][0]
         with tempfile.TemporaryDirectory() as work:
-            made = make.synthesise(rows[index][2], Path(work), index)
+            made = make.synthesise(rows[index][2], Path(work) / f"{index}.wav")
         assert made.shape == expected.shape
         np.testing.assert_allclose(made, expected, atol=1.5 / 32768)
