@@ -39,10 +39,13 @@ notebooks: setup
 	  --output-dir build/notebooks $(NOTEBOOKS)
 
 # Times every notebook in quick and full mode (benchmarks/results/notebooks.json and README's
-# course map), then the training loop against a plain one (benchmarks/results/train_speed.json).
+# course map), then the training loop against a plain one (benchmarks/results/train_speed.json),
+# the mel front end against librosa (mel_speed.json) and loading the bundled digits (data_loading.json).
 bench: setup
 	$(PY) benchmarks/notebook_times.py --update-readme $(BENCH_ARGS)
 	$(PY) benchmarks/train_speed.py
+	$(PY) benchmarks/mel_speed.py
+	$(PY) benchmarks/data_loading.py
 
 strip:
 	$(PYTHON) tools/nbstrip.py $(NOTEBOOKS)
