@@ -50,6 +50,19 @@ DIGITS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight"
 BACKGROUND_NOISE = "_background_noise_"
 
 
+def select_fields(item: dict, fields: str | Sequence[str] | None, owner: str = "the data set"):
+    """An item dict as the trainer takes it: the whole dict (fields None), one value (a name),
+    or the tuple of the named values, e.g. ("audio", "label"). Unknown names: a KeyError
+    listing the item's fields."""
+    if fields is None:
+        return item
+    names = [fields] if isinstance(fields, str) else list(fields)
+    unknown = [name for name in names if name not in item]
+    if unknown:
+        raise KeyError(f"fields {unknown} are not in {owner}'s items, which have {list(item)}")
+    return item[fields] if isinstance(fields, str) else tuple(item[name] for name in names)
+
+
 class SampleRateError(ValueError):
     """The files' sample rate is not the mel spectrogram's (a setting to fix, not a bad file)."""
 
@@ -180,13 +193,7 @@ class AudioDataset(Dataset):
                 item["mel"] = self.mel(item[self.mel_source])
         item["path"] = str(next(iter(example["files"].values())))
         item.update((k, v) for k, v in example.items() if k != "files")
-        if self.fields is None:
-            return item
-        names = [self.fields] if isinstance(self.fields, str) else list(self.fields)
-        unknown = [name for name in names if name not in item]
-        if unknown:
-            raise KeyError(f"fields {unknown} are not in {type(self).__name__}'s items, which have {list(item)}")
-        return item[self.fields] if isinstance(self.fields, str) else tuple(item[name] for name in names)
+        return select_fields(item, self.fields, type(self).__name__)
 
     def __repr__(self) -> str:
         return (f"{type(self).__name__}({len(self)} items, sample_rate={self.sample_rate}, "

@@ -21,6 +21,8 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from .datasets import select_fields
+
 CLASSES = ("rain", "wind", "birdsong", "footsteps", "engine", "thunder", "crickets", "water_drops")
 
 
@@ -266,10 +268,7 @@ class SoundscapeDataset(Dataset):
         unknown = [c for c in classes if c not in RECIPES]
         if unknown or not classes:
             raise ValueError(f"unknown sound class(es) {unknown}; the classes are {', '.join(CLASSES)}")
-        names = [fields] if isinstance(fields, str) else list(fields or [])
-        bad = [f for f in names if f not in ("audio", "label", "class_name")]
-        if bad:
-            raise KeyError(f"fields {bad} are not in SoundscapeDataset's items, which have ['audio', 'label', 'class_name']")
+        select_fields(dict.fromkeys(("audio", "label", "class_name")), fields, "SoundscapeDataset")  # fail early
         self.n_per_class, self.duration, self.sample_rate, self.seed = n_per_class, duration, sample_rate, seed
         self.fields, self.classes = fields, classes
 
@@ -284,11 +283,7 @@ class SoundscapeDataset(Dataset):
         name = self.classes[label]
         item = {"audio": synthesize(name, self.duration, self.sample_rate, seed=(self.seed, index)),
                 "label": label, "class_name": name}
-        if self.fields is None:
-            return item
-        if isinstance(self.fields, str):
-            return item[self.fields]
-        return tuple(item[f] for f in self.fields)
+        return select_fields(item, self.fields, "SoundscapeDataset")
 
     def __repr__(self) -> str:
         return (f"SoundscapeDataset({len(self)} items, {len(self.classes)} classes, duration={self.duration}, "
