@@ -1,5 +1,4 @@
 """The bundled data/parallel (two voices reading the same sentences, made by data/make_parallel.py)."""
-import importlib.util
 import re
 import shutil
 import tempfile
@@ -7,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from repo_scripts import load_script
 import soundfile
 
 from ganlib import datasets
@@ -17,10 +17,7 @@ RATE = 16000
 
 
 def make_parallel():
-    spec = importlib.util.spec_from_file_location("make_parallel", ROOT.parent / "make_parallel.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("data/make_parallel.py")
 
 
 @pytest.fixture(scope="module")

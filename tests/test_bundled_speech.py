@@ -1,6 +1,5 @@
 """The bundled data/speech (the course's LJ Speech stand-in, made by data/make_speech.py)."""
 import csv
-import importlib.util
 import re
 import shutil
 import tempfile
@@ -8,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from repo_scripts import load_script
 import soundfile
 import torch
 from torch.utils.data import DataLoader
@@ -22,10 +22,7 @@ SAMPLE_RATE = 22050
 
 
 def make_speech():
-    spec = importlib.util.spec_from_file_location("make_speech", ROOT.parent / "make_speech.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("data/make_speech.py")
 
 
 @pytest.fixture(scope="module")

@@ -1,7 +1,6 @@
 """The course's setup holds together: both install routes name the same packages, `make lab`
 serves JupyterLab, notebooks are committed stripped, and README's course map shows the
 measured times."""
-import importlib.util
 import json
 import os
 import re
@@ -17,6 +16,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from repo_scripts import load_script
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -25,13 +25,6 @@ CONDA_TO_PIP = {"pytorch": "torch", "pysoundfile": "soundfile"}
 CONDA_ONLY = {"python", "pip"}
 
 
-def load_module(relative_path):
-    """Import one of the repository's scripts (tools/, benchmarks/) as a module."""
-    path = ROOT / relative_path
-    spec = importlib.util.spec_from_file_location(path.stem, path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def normalise(requirement):
@@ -93,7 +86,7 @@ def test_ganlib_is_installed_from_this_checkout():
 
 
 def test_torch_choice_never_pulls_a_cuda_build_on_a_cpu_machine(monkeypatch):
-    bootstrap = load_module("tools/bootstrap.py")
+    bootstrap = load_script("tools/bootstrap.py")
     for name in ("GANLIB_TORCH_SPEC", "GANLIB_TORCH_INDEX"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setattr(bootstrap.sys, "platform", "linux")
@@ -109,7 +102,7 @@ def test_torch_choice_never_pulls_a_cuda_build_on_a_cpu_machine(monkeypatch):
 
 
 def test_setup_is_a_no_op_when_nothing_changed():
-    bootstrap = load_module("tools/bootstrap.py")
+    bootstrap = load_script("tools/bootstrap.py")
     if not bootstrap.STAMP.exists() or bootstrap.STAMP.read_text().strip() != bootstrap.stamp_key():
         pytest.skip(".venv is not set up for this pyproject.toml (run make setup)")
     start = time.monotonic()
@@ -188,7 +181,7 @@ def test_committed_notebooks_are_stripped():
     notebooks = committed_notebooks()
     if not notebooks:
         pytest.skip("no notebooks committed yet")
-    nbstrip = load_module("tools/nbstrip.py")
+    nbstrip = load_script("tools/nbstrip.py")
     unstripped = [str(path.relative_to(ROOT)) for path in notebooks
                   if not nbstrip.is_stripped(json.loads(path.read_text(encoding="utf-8")))]
     assert not unstripped, f"run `make strip`: {unstripped}"
@@ -214,7 +207,7 @@ def _notebook(source: str, reference: str) -> dict:
 @pytest.mark.parametrize("reference, passes", [("4\n", True), ("5\n", False)])
 def test_nbval_compares_the_references_the_strip_keeps(tmp_path, reference, passes):
     """A stripped notebook keeps what nbval needs: a wrong reference fails the run."""
-    nbstrip = load_module("tools/nbstrip.py")
+    nbstrip = load_script("tools/nbstrip.py")
     notebook = nbstrip.strip(_notebook("# NBVAL_CHECK_OUTPUT\nprint(2 + 2)", reference))
     assert nbstrip.is_stripped(notebook)
     assert notebook["cells"][0]["outputs"] == [{"name": "stdout", "output_type": "stream", "text": reference}]
@@ -228,7 +221,7 @@ def test_nbval_compares_the_references_the_strip_keeps(tmp_path, reference, pass
 
 
 def test_readme_course_map_shows_the_benchmark():
-    bench = load_module("benchmarks/notebook_times.py")
+    bench = load_script("benchmarks/notebook_times.py")
     if not bench.RESULTS.exists():
         pytest.skip("no benchmark results yet (make bench)")
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
