@@ -1,17 +1,22 @@
 """Speed of ganlib.audio.MelSpectrogram against librosa.feature.melspectrogram, same settings.
 
-    python benchmarks/mel_speed.py [--repeats 20] [--seconds 10]
+    python benchmarks/mel_speed.py [--repeats 20] [--seconds 10] [--note "..."]
 
 10 s of noise at 22.05 kHz, n_fft 1024, hop 256, 80 mels, power 1 (magnitude), centred frames
 with reflect padding, no log. First the largest difference between the two (relative to the
 largest value; it must be below 1e-4), then the median time of each with 1 and with 2 threads
-(torch.set_num_threads for ganlib, threadpoolctl's limit on BLAS for librosa; calls alternate).
-Writes benchmarks/results/mel_speed.json.
+(torch.set_num_threads for ganlib, threadpoolctl's limit on BLAS for librosa). The calls are
+interleaved in one run, and which goes first alternates, so a change in machine load hits
+both. The 1-minute load average before and after goes into the JSON's notes: on a 2-core
+machine where another process holds a core, every multi-threaded torch op waits a scheduler
+time slice for its second thread (see ganlib.audio.MelSpectrogram). Writes
+benchmarks/results/mel_speed.json.
 """
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import statistics
 import time
@@ -40,6 +45,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=20)
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--output", type=Path, default=RESULTS)
+    parser.add_argument("--note", default="", help="a remark for the JSON's notes, e.g. what else ran")
     args = parser.parse_args()
 
     sample_rate = SETTINGS["sample_rate"]
@@ -63,6 +69,7 @@ def main() -> None:
     if relative >= 1e-4:
         raise SystemExit(f"ganlib and librosa disagree: max |difference| {difference:.3g} = {relative:.3g} of the max")
 
+    load_before = os.getloadavg()[0]
     timings = {}
     for threads in (1, 2):
         torch.set_num_threads(threads)
@@ -70,9 +77,12 @@ def main() -> None:
             for _ in range(3):  # warm up
                 ganlib_mel(), librosa_mel()
             ganlib_times, librosa_times = [], []
-            for _ in range(args.repeats):
+            for repeat in range(args.repeats):
+                if repeat % 2:
+                    librosa_times.append(timed(librosa_mel))
                 ganlib_times.append(timed(ganlib_mel))
-                librosa_times.append(timed(librosa_mel))
+                if not repeat % 2:
+                    librosa_times.append(timed(librosa_mel))
         timings[threads] = {
             "ganlib_ms": [round(1000 * t, 3) for t in ganlib_times],
             "librosa_ms": [round(1000 * t, 3) for t in librosa_times],
@@ -80,11 +90,17 @@ def main() -> None:
             "librosa_median_ms": 1000 * statistics.median(librosa_times),
             "ratio_librosa_over_ganlib": statistics.median(librosa_times) / statistics.median(ganlib_times),
         }
+    load_after = os.getloadavg()[0]
+    notes = (f"1-minute load average {load_before:.2f} before, {load_after:.2f} after, on {os.cpu_count()} "
+             f"CPUs (this benchmark adds up to 1 while it runs). librosa's FFT (numpy's) runs on one thread "
+             f"whatever the limit; only its mel matmul can use BLAS threads.")
+    if args.note:
+        notes += " " + args.note
     result = {
         "benchmark": "ganlib.audio.MelSpectrogram vs librosa.feature.melspectrogram",
         "seconds": args.seconds, **SETTINGS, "center": True, "pad_mode": "reflect", "repeats": args.repeats,
         "frames": ours.shape[-1], "max_abs_difference": difference, "max_abs_difference_relative": relative,
-        "threads": timings,
+        "threads": timings, "notes": notes,
         "torch": torch.__version__, "librosa": librosa.__version__, "numpy": np.__version__,
         "python": platform.python_version(), "machine": platform.machine(),
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),

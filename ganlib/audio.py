@@ -8,6 +8,7 @@ Notebook: 00_audio_basics.ipynb
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import tempfile
@@ -30,7 +31,16 @@ class MelSpectrogram(nn.Module):
     is log(clamp(mel, min=1e-5)), HiFi-GAN's convention.
 
     Frames: 1 + samples // hop_length when center=True (librosa's default padding).
+
+    Speed on CPU: without autograd the magnitude is sqrt(re^2 + im^2) on the (frames, freq)
+    layout torch.stft computes in (3x cheaper than complex abs), and inputs of up to
+    `single_thread_samples` samples run on one thread: each op takes well under a millisecond,
+    and with two or more threads every op waits for all of them, a whole scheduler time slice
+    (about 5 ms) when another process holds a core. benchmarks/mel_speed.py measures it.
+    Notebook: 00_audio_basics.ipynb
     """
+
+    single_thread_samples = 1 << 20  # about 48 s at 22.05 kHz, all batch rows together
 
     def __init__(self, sample_rate: int = 22050, n_fft: int = 1024, hop_length: int = 256,
                  win_length: int | None = None, n_mels: int = 80, fmin: float = 0.0,
@@ -55,14 +65,43 @@ class MelSpectrogram(nn.Module):
             waveform = waveform.unsqueeze(0)
         if waveform.dim() != 2:
             raise ValueError(f"expected a waveform (samples,) or (batch, samples), got shape {tuple(waveform.shape)}")
-        spec = torch.stft(waveform.float(), self.n_fft, self.hop_length, self.win_length, self.window,
-                          center=self.center, pad_mode=self.pad_mode, return_complex=True).abs()
-        if self.power != 1.0:
-            spec = spec ** self.power
-        mel = torch.matmul(self.mel_basis, spec)
+        small = waveform.device.type == "cpu" and waveform.numel() <= self.single_thread_samples
+        with _cpu_threads(1 if small else None):
+            mel = self._mel(waveform.float())
+        return mel.squeeze(0) if squeeze else mel
+
+    def _mel(self, waveform: torch.Tensor) -> torch.Tensor:
+        spec = torch.stft(waveform, self.n_fft, self.hop_length, self.win_length, self.window,
+                          center=self.center, pad_mode=self.pad_mode, return_complex=True)
+        spec = spec.transpose(-1, -2)  # (batch, frames, freq): the layout torch.stft fills, contiguous
+        if self.power != 2.0 and torch.is_grad_enabled() and spec.requires_grad:
+            magnitude = spec.abs()  # its gradient at 0 is 0, where sqrt's is infinite
+            spec = magnitude if self.power == 1.0 else magnitude ** self.power
+        else:
+            spec = spec.real.square().addcmul_(spec.imag, spec.imag)  # |X|^2
+            if self.power != 2.0:
+                spec = spec.sqrt_() if self.power == 1.0 else spec.pow_(self.power / 2)
+        mel = torch.matmul(self.mel_basis, spec.transpose(-1, -2))  # (batch, n_mels, frames)
         if self.log:
             mel = torch.log(torch.clamp(mel, min=self.log_floor))
-        return mel.squeeze(0) if squeeze else mel
+        return mel
+
+
+@contextlib.contextmanager
+def _cpu_threads(threads: int | None):
+    """Runs the block on `threads` intra-op CPU threads (None: as it is), then restores the count.
+
+    torch.set_num_threads is process-wide: other Python threads using torch meanwhile see it too.
+    """
+    previous = torch.get_num_threads()
+    if threads is None or threads == previous:
+        yield
+        return
+    torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
 
 
 def stft_magnitude(waveform: torch.Tensor, n_fft: int = 1024, hop_length: int = 256) -> torch.Tensor:
