@@ -1,0 +1,155 @@
+"""WaveGAN and SpecGAN: the paper's sizes, shapes, phase shuffle, conditioning, and learning."""
+import pytest
+import torch
+
+from ganlib import audio, losses
+from ganlib.models import count_parameters, wavegan
+from ganlib.models.wavegan import (SpecGANDiscriminator, SpecGANGenerator, SpecGANTransform,
+                                   WaveGANDiscriminator, WaveGANGenerator, phase_shuffle)
+
+
+def test_paper_wavegan_has_the_papers_parameter_count():
+    generator, discriminator = wavegan.wavegan("paper")
+    # dense 100 -> 16 x 1024, then 1024->512->256->128->64->1 with 25 taps: 19.07 M (paper: 19.1 M)
+    assert count_parameters(generator) == 19_065_345
+    assert count_parameters(discriminator) == 17_427_969
+    assert generator.sample_rate == 16000 and generator.length == 16384
+
+
+def test_specgan_mirrors_wavegan_in_two_dimensions():
+    # 5 x 5 = 25 taps and 4 x 4 = 16 positions: the same counts as WaveGAN (the paper's point)
+    assert count_parameters(SpecGANGenerator(d=64)) == 19_065_345
+    assert count_parameters(SpecGANDiscriminator(d=64)) == 17_427_969
+
+
+@pytest.mark.parametrize("preset", ["paper", "cpu"])
+def test_wavegan_shapes(preset):
+    generator, discriminator = wavegan.wavegan(preset)
+    z = torch.randn(2, 100)
+    with torch.no_grad():
+        x = generator(z)
+        assert x.shape == (2, 1, wavegan.WAVEGAN_PRESETS[preset]["length"])
+        assert x.abs().max() <= 1.0
+        assert discriminator(x).shape == (2, 1)
+        assert discriminator(x.squeeze(1)).shape == (2, 1)  # (batch, samples) is accepted too
+
+
+def test_nearest_upsampling_generator_has_the_same_shape():
+    generator = WaveGANGenerator(d=4, length=1024, num_layers=5, upsample="nearest")
+    assert generator(torch.randn(3, 100)).shape == (3, 1, 1024)
+
+
+def test_length_that_is_not_a_multiple_of_the_upsampling_is_refused():
+    with pytest.raises(ValueError, match="length=16000 must be a multiple of stride"):
+        WaveGANGenerator(length=16000)
+    with pytest.raises(ValueError, match="upsample"):
+        WaveGANGenerator(upsample="bilinear")
+
+
+def test_discriminator_names_the_expected_shape():
+    _, discriminator = wavegan.wavegan("cpu")
+    with pytest.raises(ValueError, match=r"expected waveforms \(batch, 1, 8192\)"):
+        discriminator(torch.zeros(2, 1, 16384))
+
+
+def test_phase_shuffle_shifts_each_example_by_at_most_n_with_reflection():
+    torch.manual_seed(0)
+    x = torch.randn(64, 3, 50)
+    y = phase_shuffle(x, 2)
+    assert y.shape == x.shape
+    padded = torch.nn.functional.pad(x, (2, 2), mode="reflect")
+    seen = set()
+    for i in range(len(x)):
+        matches = [k for k in range(-2, 3) if torch.equal(y[i], padded[i, :, 2 - k:2 - k + 50])]
+        assert len(matches) == 1  # exactly one shift explains it, the same for every channel
+        seen.add(matches[0])
+    assert seen == {-2, -1, 0, 1, 2}
+    assert torch.equal(phase_shuffle(x, 0), x)
+
+
+def test_phase_shuffle_only_while_training():
+    _, discriminator = wavegan.wavegan("cpu", d=4)
+    x = torch.randn(4, 1, 8192)
+    discriminator.eval()
+    assert torch.equal(discriminator(x), discriminator(x))
+    discriminator.train()
+    torch.manual_seed(1)
+    first = discriminator(x)
+    assert not torch.equal(first, discriminator(x))
+
+
+def test_conditional_models_need_their_labels():
+    generator, discriminator = wavegan.wavegan("cpu", conditional=True, d=4)
+    z, labels = torch.randn(4, 100), torch.tensor([0, 3, 7, 9])
+    x = generator(z, labels)
+    assert x.shape == (4, 1, 8192)
+    assert discriminator(x, labels).shape == (4, 1)
+    with pytest.raises(ValueError, match="conditional"):
+        generator(z)
+    with pytest.raises(ValueError, match="conditional"):
+        discriminator(x)
+    unconditional, _ = wavegan.wavegan("cpu", d=4)
+    with pytest.raises(ValueError, match="unconditional"):
+        unconditional(z, labels)
+
+
+def test_the_label_changes_the_conditional_output():
+    torch.manual_seed(0)
+    generator, discriminator = wavegan.wavegan("cpu", conditional=True, d=4)
+    z = torch.randn(1, 100)
+    with torch.no_grad():
+        assert not torch.allclose(generator(z, torch.tensor([1])), generator(z, torch.tensor([2])))
+
+
+def test_a_few_steps_reduce_each_networks_loss_on_a_tiny_batch():
+    torch.manual_seed(0)
+    generator, discriminator = wavegan.build("wavegan", "cpu", d=4, recipe="cpu")
+    real = 0.5 * torch.sin(torch.linspace(0, 400, 8192)).repeat(4, 1, 1)
+    z = torch.randn(4, 100)
+    d_optimizer = torch.optim.Adam(discriminator.parameters(), lr=1e-3)
+    fake = generator(z).detach()
+
+    def d_loss():
+        return losses.discriminator_loss(discriminator(real), discriminator(fake), "hinge")
+    before = d_loss().item()
+    for _ in range(10):
+        d_optimizer.zero_grad()
+        d_loss().backward()
+        d_optimizer.step()
+    assert d_loss().item() < before
+    discriminator.eval().requires_grad_(False)
+    g_optimizer = torch.optim.Adam(generator.parameters(), lr=1e-3)
+
+    def g_loss():
+        return losses.generator_loss(discriminator(generator(z)), "hinge")
+    before = g_loss().item()
+    for _ in range(10):
+        g_optimizer.zero_grad()
+        g_loss().backward()
+        g_optimizer.step()
+    assert g_loss().item() < before
+
+
+def test_specgan_shapes_and_conditioning():
+    generator = SpecGANGenerator(d=4, num_classes=10)
+    discriminator = SpecGANDiscriminator(d=4, num_classes=10, spectral_norm=True)
+    labels = torch.tensor([0, 9])
+    x = generator(torch.randn(2, 100), labels)
+    assert x.shape == (2, 1, 128, 128)
+    assert discriminator(x, labels).shape == (2, 1)
+
+
+def test_specgan_transform_normalises_per_bin_and_inverts_to_the_right_pitch():
+    sample_rate = 16000
+    t = torch.arange(16384) / sample_rate
+    tones = torch.stack([0.3 * torch.sin(2 * torch.pi * f * t) for f in (440.0, 880.0, 1500.0, 3000.0)])
+    transform = SpecGANTransform().fit(tones + 0.01 * torch.randn_like(tones))
+    spectrogram = transform(tones)
+    assert spectrogram.shape == (4, 1, 128, 128)
+    assert spectrogram.abs().max() <= 1.0 + 1e-6
+    # per-bin statistics: over the fitted set, each bin is centred
+    assert transform.mean.shape == (128, 1) and (transform.std > 0).all()
+    back = transform.inverse(spectrogram, n_iter=16)
+    assert back.shape == (4, 16384)
+    for waveform, f in zip(back, (440.0, 880.0, 1500.0, 3000.0)):
+        assert abs(audio.dominant_frequency(waveform, sample_rate) - f) < sample_rate / 256
