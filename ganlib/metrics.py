@@ -1,0 +1,153 @@
+"""Measuring generated audio: quality and diversity, the seed document's open challenge.
+
+A classifier trained on real clips (ganlib.models.classifier for the spoken digits) does the
+judging, as Donahue et al. (2019) did for SC09:
+
+    inception_score(probs)          exp E_x KL(p(y|x) || p(y)), in 10 splits (Salimans et al., 2016):
+                                    high when each clip is clearly one class (quality) and the
+                                    classes are used evenly (diversity); 1 .. num_classes
+    frechet_distance(a, b)          ||mu_a - mu_b||^2 + Tr(S_a + S_b - 2 (S_a S_b)^1/2) between
+                                    Gaussians fitted to two sets of classifier features
+                                    (Heusel et al., 2017); 0 for identical statistics
+    class_coverage(probs)           how many classes appear, and each class's share
+    nearest_neighbour_ratio(...)    is the generator replaying training clips? distance of
+                                    each generated clip to its nearest training clip, relative
+                                    to that of held-out real clips (about 1: new clips; near 0: copies)
+    evaluate_generator(...)         all of the above for a batch of generated audio
+
+Notebook: 06_evaluating_audio_gans.ipynb
+"""
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+
+def _as_numpy(x) -> np.ndarray:
+    if isinstance(x, torch.Tensor):
+        x = x.detach().cpu().double().numpy()
+    return np.asarray(x, dtype=np.float64)
+
+
+def inception_score(probabilities, splits: int = 10, shuffle: bool = True) -> tuple[float, float]:
+    """Inception Score of class probabilities (n, num_classes): mean and standard deviation over
+    `splits` equal parts (Salimans et al., 2016). Uniform-confident predictions over k classes
+    give k; one constant prediction gives 1.
+
+    Each split must be a fair sample of the whole set: clips stored class by class (as a data
+    set on disk is) would give each split one or two classes and a score near 1. So by default
+    the rows are put in a fixed random order first (seed 0; shuffle=False keeps their order).
+    """
+    probs = _as_numpy(probabilities)
+    if shuffle:
+        probs = probs[np.random.default_rng(0).permutation(len(probs))]
+    if probs.ndim != 2 or probs.shape[0] < splits:
+        raise ValueError(f"expected probabilities (n >= splits={splits}, classes), got shape {probs.shape}")
+    if np.any(probs < 0) or not np.allclose(probs.sum(axis=1), 1.0, atol=1e-4):
+        raise ValueError("probabilities must be non-negative rows summing to 1 (apply softmax to logits)")
+    scores = []
+    for part in np.array_split(probs, splits):
+        marginal = part.mean(axis=0, keepdims=True)
+        kl = (part * (np.log(part + 1e-12) - np.log(marginal + 1e-12))).sum(axis=1)
+        scores.append(float(np.exp(kl.mean())))
+    return float(np.mean(scores)), float(np.std(scores))
+
+
+def feature_statistics(features) -> tuple[np.ndarray, np.ndarray]:
+    """Mean (d,) and covariance (d, d) of features (n, d), n >= 2."""
+    features = _as_numpy(features)
+    if features.ndim != 2 or features.shape[0] < 2:
+        raise ValueError(f"expected features (n >= 2, dims), got shape {features.shape}")
+    return features.mean(axis=0), np.cov(features, rowvar=False)
+
+
+def frechet_distance(features_a=None, features_b=None, *, statistics_a=None, statistics_b=None) -> float:
+    """Fréchet distance between Gaussians fitted to two feature sets (n, d), or given as
+    (mean, covariance) statistics: ||mu_a - mu_b||^2 + Tr(S_a + S_b - 2 sqrt(S_a S_b))."""
+    mu_a, cov_a = statistics_a if statistics_a is not None else feature_statistics(features_a)
+    mu_b, cov_b = statistics_b if statistics_b is not None else feature_statistics(features_b)
+    if mu_a.shape != mu_b.shape:
+        raise ValueError(f"feature sizes differ: {mu_a.shape[0]} and {mu_b.shape[0]}")
+    # Tr sqrt(S_a S_b) = Tr sqrt(S_a^1/2 S_b S_a^1/2), a symmetric PSD matrix: its eigenvalues
+    # are real and >= 0, so no complex square root (or its rounding-error imaginary part).
+    values, vectors = np.linalg.eigh(cov_a)
+    root_a = (vectors * np.sqrt(values.clip(min=0))) @ vectors.T
+    trace_root = np.sqrt(np.linalg.eigvalsh(root_a @ cov_b @ root_a).clip(min=0)).sum()
+    distance = ((mu_a - mu_b) ** 2).sum() + np.trace(cov_a) + np.trace(cov_b) - 2 * trace_root
+    return float(max(distance, 0.0))
+
+
+def class_coverage(probabilities, num_classes: int | None = None) -> dict:
+    """Which classes the clips are assigned to: {"classes_covered": k, "shares": [...]} with
+    each class's share of the arg-max predictions."""
+    probs = _as_numpy(probabilities)
+    num_classes = num_classes or probs.shape[1]
+    counts = np.bincount(probs.argmax(axis=1), minlength=num_classes)
+    return {"classes_covered": int((counts > 0).sum()), "shares": (counts / counts.sum()).round(4).tolist()}
+
+
+def nearest_neighbour_distances(queries, references) -> np.ndarray:
+    """Euclidean distance from each query (n, d) to its nearest reference (m, d)."""
+    queries = torch.as_tensor(_as_numpy(queries))
+    references = torch.as_tensor(_as_numpy(references))
+    return torch.cdist(queries, references).min(dim=1).values.numpy()
+
+
+def nearest_neighbour_ratio(generated, training, held_out) -> float:
+    """Median nearest-training-clip distance of generated clips over that of held-out real
+    clips (features, (n, d) each). About 1 or above: the generator makes new clips; far below
+    1: it replays (memorises) training clips."""
+    generated_distance = np.median(nearest_neighbour_distances(generated, training))
+    held_out_distance = np.median(nearest_neighbour_distances(held_out, training))
+    return float(generated_distance / max(held_out_distance, 1e-12))
+
+
+@torch.no_grad()
+def classify(classifier: torch.nn.Module, waveforms: torch.Tensor, batch_size: int = 250) -> tuple[torch.Tensor, torch.Tensor]:
+    """(probabilities (n, classes), features (n, d)) of waveforms (n, samples) at the
+    classifier's sample rate, in batches."""
+    classifier.eval()
+    probs, features = [], []
+    for start in range(0, len(waveforms), batch_size):
+        chunk = waveforms[start:start + batch_size].float()
+        h = classifier.features(chunk)
+        features.append(h)
+        probs.append(torch.softmax(classifier.head(h), dim=-1))
+    return torch.cat(probs), torch.cat(features)
+
+
+def resample_to(waveforms: torch.Tensor, sample_rate: int, target_rate: int, length: int | None = None) -> torch.Tensor:
+    """(n, samples) at sample_rate -> (n, samples') at target_rate (librosa's soxr), cropped or
+    zero-padded to `length` when given."""
+    from . import audio
+
+    waveforms = waveforms.reshape(len(waveforms), -1).float()
+    if sample_rate != target_rate:
+        import librosa
+
+        waveforms = torch.from_numpy(librosa.resample(waveforms.numpy(), orig_sr=sample_rate,
+                                                      target_sr=target_rate, axis=-1)).float()
+    if length is not None:
+        waveforms = audio.pad_or_crop(waveforms, length)
+    return waveforms
+
+
+def evaluate_generator(classifier, generated: torch.Tensor, sample_rate: int, *, real_features=None,
+                       training_features=None, held_out_features=None, labels=None, splits: int = 10) -> dict:
+    """Scores of generated waveforms (n, samples) at sample_rate, judged by `classifier`:
+    inception_score (mean, std), class coverage, and where given: frechet_distance to
+    real_features, nearest_neighbour_ratio (training/held-out features), and accuracy against
+    the asked-for `labels` (a conditional generator)."""
+    waveforms = resample_to(generated, sample_rate, classifier.sample_rate)
+    probs, features = classify(classifier, waveforms)
+    score, spread = inception_score(probs, splits)
+    result = {"n": len(waveforms), "inception_score": round(score, 4), "inception_score_std": round(spread, 4),
+              **class_coverage(probs)}
+    if real_features is not None:
+        result["frechet_distance"] = round(frechet_distance(features, real_features), 4)
+    if training_features is not None and held_out_features is not None:
+        result["nearest_neighbour_ratio"] = round(nearest_neighbour_ratio(features, training_features,
+                                                                          held_out_features), 4)
+    if labels is not None:
+        result["accuracy"] = round(float((probs.argmax(-1) == torch.as_tensor(labels)).float().mean()), 4)
+    return result
