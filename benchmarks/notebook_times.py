@@ -33,7 +33,7 @@ MAP_START, MAP_END = "<!-- course-map:start -->", "<!-- course-map:end -->"
 # "What you learn" column of the course map, from the course plan; titles come from each
 # notebook's first heading.
 WHAT_YOU_LEARN = {
-    "00": "digital audio: sampling, aliasing, quantisation, STFT, mel spectrograms, phase",
+    "00": "digital audio: sampling, aliasing, quantisation, STFT, mel spectrograms, phase; a tour of the bundled data",
     "01": "the GAN objective, optimal discriminator, saturating vs non-saturating loss",
     "02": "the 7-step training loop of an MLP GAN, on points and on audio frames",
     "03": "LSGAN, hinge, WGAN-GP, spectral norm, R1, TTUR; spotting mode collapse",

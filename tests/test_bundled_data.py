@@ -11,8 +11,11 @@ from ganlib import datasets
 DATA = Path(__file__).resolve().parents[1] / "data"
 
 
-def test_the_whole_data_folder_stays_within_its_40_mb_budget():
-    tracked = [p for p in DATA.rglob("*") if p.is_file() and "__pycache__" not in p.parts]
+def test_the_bundled_data_sets_stay_within_their_40_mb_budget():
+    # data/checkpoints/ holds trained models, not data: each has its own 10 MB limit
+    # (tests/test_checkpoints.py)
+    tracked = [p for p in DATA.rglob("*") if p.is_file() and "__pycache__" not in p.parts
+               and "checkpoints" not in p.relative_to(DATA).parts]
     assert sum(p.stat().st_size for p in tracked) <= 40 * 10**6
 
 

@@ -1,0 +1,247 @@
+"""Train and export the course's spoken-digit models (chapters 04-06), resumably.
+
+    python tools/train_digits.py classifier                      # the judge, ~5 min on 2 cores
+    python tools/train_digits.py gan --model wavegan --preset cpu --minutes 60   # resumes runs/wavegan_cpu
+    python tools/train_digits.py gan --model wavegan --preset cpu --conditional --minutes 60
+    python tools/train_digits.py export --run runs/wavegan_cpu   # -> data/checkpoints/ + scores JSON
+
+Every checkpoint under data/checkpoints/ has a JSON beside it with the command that trained
+it, the steps and time it took, and its scores (see ganlib.metrics.evaluate_generator).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from ganlib import config, datasets, metrics  # noqa: E402
+from ganlib.models import classifier as classifier_module  # noqa: E402
+from ganlib.models import wavegan  # noqa: E402
+from ganlib.train import Trainer, atomic_save  # noqa: E402
+
+DIGITS = ROOT / "data" / "digits"
+CHECKPOINTS = ROOT / "data" / "checkpoints"
+
+
+def digit_batches(subset: str, batch_size: int, shuffle: bool, sample_rate: int = 16000,
+                  segment_length: int = 16000, seed: int = 0):
+    data = datasets.SpeechCommands(DIGITS, subset=subset, sc09=True, sample_rate=sample_rate,
+                                   segment_length=segment_length, fields=("audio", "label"), cache=True)
+    return torch.utils.data.DataLoader(data, batch_size=batch_size, shuffle=shuffle,
+                                       generator=torch.Generator().manual_seed(seed))
+
+
+def train_classifier(args) -> None:
+    config.seed_everything(args.seed)
+    torch.set_num_threads(args.threads)
+    model = classifier_module.DigitClassifier()
+    train = digit_batches("training", 32, shuffle=True, seed=args.seed)
+    start = time.time()
+    losses = classifier_module.fit_classifier(model, train, epochs=args.epochs, seed=args.seed)
+    minutes = (time.time() - start) / 60
+    scores = {subset: classifier_module.accuracy(model, digit_batches(subset, 100, shuffle=False))
+              for subset in ("training", "validation", "testing")}
+    print(f"accuracy {scores}, {minutes:.1f} min")
+    path = CHECKPOINTS / "digit_classifier.pt"
+    atomic_save({"config": {"num_classes": 10}, "model": {k: v.half() if v.is_floating_point() else v
+                                                          for k, v in model.state_dict().items()}}, path)
+    held_out = classifier_module.accuracy(model_from(path), digit_batches("validation", 100, False))
+    report = {"command": "python tools/train_digits.py " + " ".join(sys.argv[1:]),
+              "epochs": args.epochs, "seed": args.seed, "threads": args.threads,
+              "train_minutes": round(minutes, 2), "final_loss": round(losses[-1], 4),
+              "accuracy": {k: round(v, 4) for k, v in scores.items()},
+              "accuracy_held_out_speakers": round((scores["validation"] + scores["testing"]) / 2, 4),
+              "validation_accuracy_after_fp16_save": round(held_out, 4),
+              "machine": platform.processor() or platform.machine(), "torch": torch.__version__}
+    path.with_suffix(".json").write_text(json.dumps(report, indent=2) + "\n")
+    print(json.dumps(report, indent=2))
+
+
+def model_from(path):
+    return classifier_module.load_classifier(path)
+
+
+def load_digits(subset: str, sample_rate: int, length: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Every clip of a subset, padded to `length` at `sample_rate`: (audio (n, length), labels (n,))."""
+    data = datasets.SpeechCommands(DIGITS, subset=subset, sc09=True, sample_rate=sample_rate,
+                                   segment_length=length, fields=("audio", "label"))
+    audio, labels = zip(*(data[i] for i in range(len(data))))
+    return torch.stack(audio), torch.tensor(labels)
+
+
+def run_name(args) -> str:
+    return f"{'c' if args.conditional else ''}{args.model}_{args.preset}_{args.recipe}"
+
+
+class Judge:
+    """Scores a generator with the shipped classifier: IS, accuracy (conditional), FD, NN ratio."""
+
+    def __init__(self, n: int = 1000):
+        self.classifier = classifier_module.load_classifier(CHECKPOINTS / "digit_classifier.pt")
+        self.n = n
+        real = {s: load_digits(s, 16000, 16000) for s in ("training", "validation", "testing")}
+        self.features = {s: metrics.classify(self.classifier, audio)[1] for s, (audio, _) in real.items()}
+        self.real_scores = metrics.evaluate_generator(self.classifier, real["training"][0], 16000,
+                                                      real_features=self.features["validation"])
+
+    def __call__(self, sample, sample_rate: int, conditional: bool) -> dict:
+        labels = torch.arange(self.n) % 10 if conditional else None
+        generated = torch.cat([sample(chunk) for chunk in torch.split(labels if conditional else
+                                                                      torch.zeros(self.n), 250)])
+        return metrics.evaluate_generator(self.classifier, generated, sample_rate,
+                                          real_features=self.features["validation"],
+                                          training_features=self.features["training"],
+                                          held_out_features=torch.cat([self.features["validation"],
+                                                                       self.features["testing"]]),
+                                          labels=labels)
+
+
+def make_trainer(args, run_dir: Path):
+    recipe = wavegan.RECIPES[args.recipe]
+    generator, discriminator = wavegan.build(args.model, args.preset, args.conditional, args.recipe)
+    if args.model == "wavegan":
+        sample_rate, length = generator.sample_rate, generator.length
+        audio, labels = load_digits("training", sample_rate, length)
+        real, transform = audio, None
+    else:
+        sample_rate, length = 16000, 16384
+        audio, labels = load_digits("training", sample_rate, length)
+        transform = wavegan.SpecGANTransform().fit(audio)
+        real = transform(audio)
+    tensors = (real, labels) if args.conditional else (real,)
+    loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(*tensors),
+                                         batch_size=args.batch_size or recipe["batch_size"], shuffle=True,
+                                         drop_last=True)
+    if not args.conditional:
+        loader = _Unwrap(loader)
+    trainer = Trainer(generator, discriminator, loader, checkpoint_dir=run_dir, checkpoint_every=500,
+                      progress=False, log_every=50, **recipe["trainer"])
+    return trainer, transform, sample_rate
+
+
+class _Unwrap:
+    """A DataLoader of 1-tuples as a re-iterable of tensors."""
+
+    def __init__(self, loader):
+        self.loader = loader
+
+    def __iter__(self):
+        return (batch[0] for batch in self.loader)
+
+    def __len__(self):
+        return len(self.loader)
+
+
+def sampler(trainer, transform, conditional: bool):
+    def sample(chunk):
+        if conditional:
+            out = trainer.sample(condition=chunk)
+        else:
+            out = trainer.sample(len(chunk))
+        return transform.inverse(out) if transform is not None else out.squeeze(1)
+    return sample
+
+
+def train_gan(args) -> None:
+    config.seed_everything(args.seed)
+    torch.set_num_threads(args.threads)
+    run_dir = ROOT / "runs" / run_name(args)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    settings = {k: getattr(args, k) for k in ("model", "preset", "recipe", "conditional", "batch_size", "seed")}
+    if (run_dir / "settings.json").is_file() and json.loads((run_dir / "settings.json").read_text()) != settings:
+        raise SystemExit(f"{run_dir} was trained with other settings: {(run_dir / 'settings.json').read_text()}")
+    (run_dir / "settings.json").write_text(json.dumps(settings, indent=2) + "\n")
+    with open(run_dir / "commands.txt", "a") as file:
+        file.write("python tools/train_digits.py " + " ".join(sys.argv[1:]) + "\n")
+    trainer, transform, sample_rate = make_trainer(args, run_dir)
+    if transform is not None:
+        atomic_save(transform.state_dict(), run_dir / "transform.pt")
+    judge = Judge(n=500)
+    print(f"real training clips: {judge.real_scores}", flush=True)
+    deadline = time.time() + 60 * args.minutes
+    trainer.fit(0)  # resume
+    while time.time() < deadline and trainer.step < args.steps:
+        start, steps_before = time.time(), trainer.step
+        trainer.fit(min(trainer.step + args.eval_every, args.steps))
+        seconds = time.time() - start
+        scores = judge(sampler(trainer, transform, args.conditional), sample_rate, args.conditional)
+        steps = trainer.step - steps_before
+        record = {"step": trainer.step, "seconds": round(seconds, 1), "seconds_per_step": round(seconds / max(steps, 1), 3),
+                  **{k: round(v, 3) for k, v in trainer.history.last().items()}, **scores}
+        with open(run_dir / "scores.jsonl", "a") as file:
+            file.write(json.dumps(record) + "\n")
+        print(json.dumps(record), flush=True)
+
+
+def export(args) -> None:
+    """Ship a run's moving-average generator (fp16) to data/checkpoints/<run>.pt, scored."""
+    run_dir = ROOT / "runs" / args.run
+    settings = argparse.Namespace(**json.loads((run_dir / "settings.json").read_text()), threads=args.threads)
+    torch.set_num_threads(args.threads)
+    trainer, transform, sample_rate = make_trainer(settings, run_dir)
+    trainer.fit(0)  # loads last.pt
+    records = [json.loads(line) for line in (run_dir / "scores.jsonl").read_text().splitlines()]
+    train_seconds = sum(r["seconds"] for r in records)
+    generator = trainer.generator_ema or trainer.generator
+    info = {"model": settings.model, "preset": settings.preset, "recipe": settings.recipe,
+            "conditional": settings.conditional, "steps": trainer.step,
+            "batch_size": settings.batch_size or wavegan.RECIPES[settings.recipe]["batch_size"],
+            "commands": (run_dir / "commands.txt").read_text().splitlines()}
+    path = CHECKPOINTS / f"{args.run}.pt"
+    state = {"info": info, "generator": {k: v.half() for k, v in generator.state_dict().items()}}
+    if transform is not None:
+        state["transform"] = transform.state_dict()
+    atomic_save(state, path)
+    pretrained = wavegan.load_pretrained(path)  # score what was shipped, fp16 rounding included
+    config.seed_everything(args.seed)
+    judge = Judge(n=args.n)
+    scores = judge(lambda chunk: pretrained.generate(labels=chunk) if pretrained.conditional
+                   else pretrained.generate(len(chunk)), pretrained.sample_rate, pretrained.conditional)
+    real = judge.real_scores
+    report = {**info, "train_hours": round(train_seconds / 3600, 2),
+              "machine": f"{platform.machine()}, {torch.get_num_threads()} threads, torch {torch.__version__}",
+              "scores": scores, "real_training_clips": real,
+              "inception_score_ratio": round(scores["inception_score"] / real["inception_score"], 4),
+              "export_command": "python tools/train_digits.py " + " ".join(sys.argv[1:]),
+              "size_mb": round(path.stat().st_size / 1e6, 2)}
+    path.with_suffix(".json").write_text(json.dumps(report, indent=2) + "\n")
+    print(json.dumps(report, indent=2))
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    commands = parser.add_subparsers(dest="command", required=True)
+    c = commands.add_parser("classifier", help="train the digit classifier")
+    c.add_argument("--epochs", type=int, default=30)
+    c.add_argument("--seed", type=int, default=0)
+    c.add_argument("--threads", type=int, default=1)
+    g = commands.add_parser("gan", help="train (or resume) a WaveGAN / SpecGAN on the digits")
+    g.add_argument("--model", choices=("wavegan", "specgan"), default="wavegan")
+    g.add_argument("--preset", choices=("cpu", "paper"), default="cpu")
+    g.add_argument("--recipe", choices=tuple(wavegan.RECIPES), default="cpu")
+    g.add_argument("--conditional", action="store_true")
+    g.add_argument("--minutes", type=float, default=60)
+    g.add_argument("--steps", type=int, default=10**9)
+    g.add_argument("--eval-every", type=int, default=500)
+    g.add_argument("--batch-size", type=int, default=None)
+    g.add_argument("--seed", type=int, default=0)
+    g.add_argument("--threads", type=int, default=1)
+    e = commands.add_parser("export", help="ship a run's generator to data/checkpoints/, scored")
+    e.add_argument("--run", required=True, help="a folder name under runs/, e.g. wavegan_cpu_cpu")
+    e.add_argument("--n", type=int, default=1000, help="clips generated for the scores")
+    e.add_argument("--seed", type=int, default=0)
+    e.add_argument("--threads", type=int, default=1)
+    args = parser.parse_args(argv)
+    {"classifier": train_classifier, "gan": train_gan, "export": export}[args.command](args)
+
+
+if __name__ == "__main__":
+    main()
