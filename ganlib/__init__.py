@@ -7,11 +7,13 @@
 Modules: config (quick mode, device, seeding), losses, models (mlp, ...), train (the one
 training loop), toy (toy distributions), audio (load/save, spectrograms, Griffin-Lim),
 datasets (the public sets' layouts and the bundled copies), download (verified downloads,
-safe extraction), soundscapes (procedural environmental sounds), viz (plots and players),
-exercises (the notebooks' self-checks).
+safe extraction), soundscapes (procedural environmental sounds), metrics (Inception Score,
+Fréchet distance, coverage, memorisation), digits (the spoken-digit task of chapters 04-06),
+viz (plots and players), exercises (the notebooks' self-checks).
 """
-from . import audio, config, datasets, download, exercises, losses, models, soundscapes, toy, train, viz
+from . import (audio, config, datasets, digits, download, exercises, losses, metrics, models, soundscapes, toy,
+               train, viz)
 
 __version__ = "0.1.0"
-__all__ = ["audio", "config", "datasets", "download", "exercises", "losses", "models", "soundscapes", "toy", "train",
-           "viz"]
+__all__ = ["audio", "config", "datasets", "digits", "download", "exercises", "losses", "metrics", "models",
+           "soundscapes", "toy", "train", "viz"]

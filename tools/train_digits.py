@@ -3,7 +3,7 @@
     python tools/train_digits.py classifier                      # the judge, ~5 min on 2 cores
     python tools/train_digits.py gan --model wavegan --preset cpu --minutes 60   # resumes runs/wavegan_cpu
     python tools/train_digits.py gan --model wavegan --preset cpu --conditional --minutes 60
-    python tools/train_digits.py export --run runs/wavegan_cpu   # -> data/checkpoints/ + scores JSON
+    python tools/train_digits.py export --run wavegan_cpu_cpu --name wavegan_cpu   # -> data/checkpoints/, scored
 
 Every checkpoint under data/checkpoints/ has a JSON beside it with the command that trained
 it, the steps and time it took, and its scores (see ganlib.metrics.evaluate_generator).
@@ -22,7 +22,8 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from ganlib import config, datasets, metrics  # noqa: E402
+from ganlib import config, datasets  # noqa: E402
+from ganlib.digits import DigitJudge, load_digits  # noqa: E402
 from ganlib.models import classifier as classifier_module  # noqa: E402
 from ganlib.models import wavegan  # noqa: E402
 from ganlib.train import Trainer, atomic_save  # noqa: E402
@@ -69,39 +70,21 @@ def model_from(path):
     return classifier_module.load_classifier(path)
 
 
-def load_digits(subset: str, sample_rate: int, length: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """Every clip of a subset, padded to `length` at `sample_rate`: (audio (n, length), labels (n,))."""
-    data = datasets.SpeechCommands(DIGITS, subset=subset, sc09=True, sample_rate=sample_rate,
-                                   segment_length=length, fields=("audio", "label"))
-    audio, labels = zip(*(data[i] for i in range(len(data))))
-    return torch.stack(audio), torch.tensor(labels)
-
-
 def run_name(args) -> str:
     return f"{'c' if args.conditional else ''}{args.model}_{args.preset}_{args.recipe}"
 
 
-class Judge:
-    """Scores a generator with the shipped classifier: IS, accuracy (conditional), FD, NN ratio."""
+class Judge(DigitJudge):
+    """DigitJudge scoring n clips from a sampler (chunk of labels or placeholders -> waveforms)."""
 
     def __init__(self, n: int = 1000):
-        self.classifier = classifier_module.load_classifier(CHECKPOINTS / "digit_classifier.pt")
+        super().__init__()
         self.n = n
-        real = {s: load_digits(s, 16000, 16000) for s in ("training", "validation", "testing")}
-        self.features = {s: metrics.classify(self.classifier, audio)[1] for s, (audio, _) in real.items()}
-        self.real_scores = metrics.evaluate_generator(self.classifier, real["training"][0], 16000,
-                                                      real_features=self.features["validation"])
 
     def __call__(self, sample, sample_rate: int, conditional: bool) -> dict:
         labels = torch.arange(self.n) % 10 if conditional else None
-        generated = torch.cat([sample(chunk) for chunk in torch.split(labels if conditional else
-                                                                      torch.zeros(self.n), 250)])
-        return metrics.evaluate_generator(self.classifier, generated, sample_rate,
-                                          real_features=self.features["validation"],
-                                          training_features=self.features["training"],
-                                          held_out_features=torch.cat([self.features["validation"],
-                                                                       self.features["testing"]]),
-                                          labels=labels)
+        chunks = torch.split(labels if conditional else torch.zeros(self.n), 250)
+        return self.score(torch.cat([sample(chunk) for chunk in chunks]), sample_rate, labels)
 
 
 def make_trainer(args, run_dir: Path):
@@ -195,7 +178,7 @@ def export(args) -> None:
             "conditional": settings.conditional, "steps": trainer.step,
             "batch_size": settings.batch_size or wavegan.RECIPES[settings.recipe]["batch_size"],
             "commands": (run_dir / "commands.txt").read_text().splitlines()}
-    path = CHECKPOINTS / f"{args.run}.pt"
+    path = CHECKPOINTS / f"{args.name or args.run}.pt"
     state = {"info": info, "generator": {k: v.half() for k, v in generator.state_dict().items()}}
     if transform is not None:
         state["transform"] = transform.state_dict()
@@ -236,6 +219,7 @@ def main(argv=None) -> None:
     g.add_argument("--threads", type=int, default=1)
     e = commands.add_parser("export", help="ship a run's generator to data/checkpoints/, scored")
     e.add_argument("--run", required=True, help="a folder name under runs/, e.g. wavegan_cpu_cpu")
+    e.add_argument("--name", help="file name under data/checkpoints/ (default: the run's)")
     e.add_argument("--n", type=int, default=1000, help="clips generated for the scores")
     e.add_argument("--seed", type=int, default=0)
     e.add_argument("--threads", type=int, default=1)

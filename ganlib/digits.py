@@ -1,0 +1,65 @@
+"""The spoken-digit task of chapters 04-06: the data, the judge and the shipped models.
+
+    audio, labels = load_digits("training", sample_rate=8000, length=8192)   # tensors, padded
+    judge = DigitJudge()                 # the shipped classifier + real clips' features
+    judge.real_scores                    # IS etc. of the real training clips, the yardstick
+    judge.score(generated, 8000)         # IS, coverage, Fréchet distance, NN ratio (+ accuracy)
+
+The data is the course's data/digits (Speech Commands layout); with the real SC09 pass
+root="path/to/speech_commands_v0.02" (or set GANLIB_DIGITS). The classifier and the GAN
+checkpoints live in data/checkpoints/ (tools/train_digits.py trains and exports them).
+
+Notebooks: 04_wavegan.ipynb, 05_specgan_and_conditional_gans.ipynb, 06_evaluating_audio_gans.ipynb
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import torch
+
+from . import datasets, metrics
+from .models import classifier as classifier_module
+
+DATA = Path(__file__).resolve().parents[1] / "data"
+CHECKPOINTS = DATA / "checkpoints"
+CLASSIFIER = CHECKPOINTS / "digit_classifier.pt"
+WORDS = datasets.DIGITS
+
+
+def digits_root(root=None) -> Path:
+    return Path(root or os.environ.get("GANLIB_DIGITS") or DATA / "digits")
+
+
+def load_digits(subset: str = "training", sample_rate: int = 16000, length: int = 16000,
+                root=None) -> tuple[torch.Tensor, torch.Tensor]:
+    """Every clip of a split, resampled and zero-padded (or cropped) to `length`:
+    (audio (n, length) float32, labels (n,) int64), ordered word by word."""
+    data = datasets.SpeechCommands(digits_root(root), subset=subset, sc09=True, sample_rate=sample_rate,
+                                   segment_length=length, fields=("audio", "label"))
+    if len(data) == 0:
+        raise ValueError(f"no {subset} clips in {digits_root(root)}")
+    audio, labels = zip(*(data[i] for i in range(len(data))))
+    return torch.stack(audio), torch.tensor(labels)
+
+
+class DigitJudge:
+    """Scores generated digits with the classifier: everything ganlib.metrics.evaluate_generator
+    reports, with the real clips' features as the reference (Fréchet distance to the
+    validation speakers, nearest-neighbour ratio against training vs held-out speakers)."""
+
+    def __init__(self, classifier_path=CLASSIFIER, root=None):
+        self.classifier = classifier_module.load_classifier(classifier_path)
+        rate = self.classifier.sample_rate
+        self.real = {subset: load_digits(subset, rate, rate, root) for subset in ("training", "validation", "testing")}
+        self.features = {subset: metrics.classify(self.classifier, audio)[1] for subset, (audio, _) in self.real.items()}
+        self.held_out_features = torch.cat([self.features["validation"], self.features["testing"]])
+        self.real_scores = self.score(self.real["training"][0], rate)
+
+    def score(self, generated: torch.Tensor, sample_rate: int, labels=None, splits: int = 10) -> dict:
+        """Scores of waveforms (n, samples) at sample_rate; labels: the digits asked for."""
+        return metrics.evaluate_generator(self.classifier, generated, sample_rate,
+                                          real_features=self.features["validation"],
+                                          training_features=self.features["training"],
+                                          held_out_features=self.held_out_features, labels=labels,
+                                          splits=splits)
