@@ -63,3 +63,27 @@ class DigitJudge:
                                           training_features=self.features["training"],
                                           held_out_features=self.held_out_features, labels=labels,
                                           splits=splits)
+
+
+def generate_for_scoring(pretrained, n: int = 1000, seed: int = 0, chunk: int = 250) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """n clips from a shipped generator, reproducibly (chunk i drawn with seed + i), and the
+    digits asked for (0, 1, ..., 9, 0, ... for a conditional one; None otherwise)."""
+    labels = torch.arange(n) % 10 if pretrained.conditional else None
+    clips = []
+    for i, start in enumerate(range(0, n, chunk)):
+        size = min(chunk, n - start)
+        if labels is not None:
+            clips.append(pretrained.generate(labels=labels[start:start + size], seed=seed + i))
+        else:
+            clips.append(pretrained.generate(size, seed=seed + i))
+    return torch.cat(clips), labels
+
+
+def score_pretrained(pretrained, judge: DigitJudge | None = None, n: int = 1000, seed: int = 0) -> dict:
+    """The scores a shipped checkpoint's JSON records, recomputed: generate_for_scoring, then
+    judge.score; adds inception_score_ratio (to the real training clips')."""
+    judge = judge or DigitJudge()
+    clips, labels = generate_for_scoring(pretrained, n, seed)
+    scores = judge.score(clips, pretrained.sample_rate, labels)
+    scores["inception_score_ratio"] = round(scores["inception_score"] / judge.real_scores["inception_score"], 4)
+    return scores

@@ -23,7 +23,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from ganlib import config, datasets  # noqa: E402
-from ganlib.digits import DigitJudge, load_digits  # noqa: E402
+from ganlib.digits import DigitJudge, load_digits, score_pretrained  # noqa: E402
 from ganlib.models import classifier as classifier_module  # noqa: E402
 from ganlib.models import wavegan  # noqa: E402
 from ganlib.train import Trainer, atomic_save  # noqa: E402
@@ -171,7 +171,8 @@ def export(args) -> None:
     torch.set_num_threads(args.threads)
     trainer, transform, sample_rate = make_trainer(settings, run_dir)
     trainer.fit(0)  # loads last.pt
-    records = [json.loads(line) for line in (run_dir / "scores.jsonl").read_text().splitlines()]
+    scores_file = run_dir / "scores.jsonl"
+    records = [json.loads(line) for line in scores_file.read_text().splitlines()] if scores_file.is_file() else []
     train_seconds = sum(r["seconds"] for r in records)
     generator = trainer.generator_ema or trainer.generator
     info = {"model": settings.model, "preset": settings.preset, "recipe": settings.recipe,
@@ -184,15 +185,12 @@ def export(args) -> None:
         state["transform"] = transform.state_dict()
     atomic_save(state, path)
     pretrained = wavegan.load_pretrained(path)  # score what was shipped, fp16 rounding included
-    config.seed_everything(args.seed)
-    judge = Judge(n=args.n)
-    scores = judge(lambda chunk: pretrained.generate(labels=chunk) if pretrained.conditional
-                   else pretrained.generate(len(chunk)), pretrained.sample_rate, pretrained.conditional)
-    real = judge.real_scores
+    judge = DigitJudge()
+    scores = score_pretrained(pretrained, judge, n=args.n, seed=args.seed)
     report = {**info, "train_hours": round(train_seconds / 3600, 2),
               "machine": f"{platform.machine()}, {torch.get_num_threads()} threads, torch {torch.__version__}",
-              "scores": scores, "real_training_clips": real,
-              "inception_score_ratio": round(scores["inception_score"] / real["inception_score"], 4),
+              "scores": scores, "real_training_clips": judge.real_scores,
+              "score_command": f"ganlib.digits.score_pretrained(load_pretrained(path), n={args.n}, seed={args.seed})",
               "export_command": "python tools/train_digits.py " + " ".join(sys.argv[1:]),
               "size_mb": round(path.stat().st_size / 1e6, 2)}
     path.with_suffix(".json").write_text(json.dumps(report, indent=2) + "\n")
