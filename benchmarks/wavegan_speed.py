@@ -41,7 +41,7 @@ def real_batch(model: str, preset: str, batch_size: int) -> torch.Tensor:
     if model == "specgan":
         return torch.rand(batch_size, 1, 128, 128) * 2 - 1
     length = wavegan.WAVEGAN_PRESETS[preset]["length"]
-    return 0.1 * torch.randn(batch_size, length)
+    return 0.1 * torch.randn(batch_size, 1, length)  # the generator's output shape
 
 
 def time_case(model: str, preset: str, recipe: str, steps: int, device: str, precision: str) -> dict:

@@ -153,7 +153,9 @@ def gradient_penalty(critic: Callable, real: Tensor, fake: Tensor) -> Tensor:
     Notebook: 03_stabilizing_gans.ipynb
     """
     if real.shape != fake.shape:
-        raise ValueError(f"real {tuple(real.shape)} and fake {tuple(fake.shape)} differ in shape")
+        raise ValueError(f"real {tuple(real.shape)} and fake {tuple(fake.shape)} differ in shape: the "
+                         "penalty mixes them, so give the real batches the generator's output shape "
+                         "(e.g. audio.unsqueeze(1) for a generator that outputs (batch, 1, samples))")
     eps = torch.rand((real.shape[0],) + (1,) * (real.dim() - 1), device=real.device, dtype=real.dtype)
     x_hat = (eps * real.detach() + (1 - eps) * fake.detach()).requires_grad_(True)
     (grad,) = torch.autograd.grad(_sum_outputs(critic(x_hat)), x_hat, create_graph=True)

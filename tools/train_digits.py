@@ -93,7 +93,7 @@ def make_trainer(args, run_dir: Path):
     if args.model == "wavegan":
         sample_rate, length = generator.sample_rate, generator.length
         audio, labels = load_digits("training", sample_rate, length)
-        real, transform = audio, None
+        real, transform = audio.unsqueeze(1), None  # (n, 1, length): the generator's output shape
     else:
         sample_rate, length = 16000, 16384
         audio, labels = load_digits("training", sample_rate, length)
