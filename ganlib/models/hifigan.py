@@ -75,8 +75,8 @@ PRESETS = {
     # and batches of 8. A training step takes about 1.2 s on one thread of a busy 2-core
     # machine (the generator 0.23 s forward and backward, the MSD's long grouped convolutions
     # most of the rest), so an hour is a few thousand steps (the paper trains 2.5 M on GPUs).
-    # It synthesises 10 s of audio in under a second on one CPU thread (about 11x faster
-    # than real time).
+    # It synthesises 10 s of audio in about a second on one thread of that busy machine
+    # (8-11x faster than real time; V1 there: 0.7x).
     "cpu": dict(generator=dict(resblock="2", upsample_rates=(8, 8, 4), upsample_kernel_sizes=(16, 16, 8),
                                upsample_initial_channel=128, resblock_kernel_sizes=(3, 5, 7),
                                resblock_dilation_sizes=((1, 2), (2, 6), (3, 12))),
