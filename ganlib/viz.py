@@ -3,7 +3,8 @@
 Every function draws on `ax` if given (else a new figure) and returns the axes, so notebooks
 can compose figures.
 
-Notebooks: 00_audio_basics.ipynb (waveform, spectrogram, audio), 02_first_gan.ipynb (history).
+Notebooks: 00_audio_basics.ipynb (waveform, spectrogram, audio), 02_first_gan.ipynb (history),
+04_wavegan.ipynb (latent interpolation).
 """
 from __future__ import annotations
 
@@ -167,3 +168,35 @@ def explore(function, **controls):
     box = widgets.VBox([*controls.values(), panel])
     display(box)
     return box
+
+
+def interpolate_latents(start: torch.Tensor, end: torch.Tensor, t, spherical: bool = True) -> torch.Tensor:
+    """Points on the way from latent vector `start` to `end` (both (latent_dim,)).
+
+    t: a fraction in [0, 1] -> (latent_dim,), or a sequence / 1-D tensor of them ->
+    (len(t), latent_dim). spherical=False: the straight line (1 - t) start + t end.
+    spherical=True: slerp (Shoemake, 1985; White, 2016), which follows the great circle between
+    the two directions, with Omega the angle between start and end:
+
+        slerp(t) = sin((1 - t) Omega) / sin(Omega) * start + sin(t Omega) / sin(Omega) * end
+
+    For Gaussian z of high dimension every sample lies near the sphere of radius sqrt(latent_dim);
+    the straight line cuts inside it (its midpoint has about 0.71 times that norm), slerp keeps
+    the norm of two equally long vectors. (Nearly) parallel vectors fall back to the line.
+    Notebook: 04_wavegan.ipynb
+    """
+    start, end = torch.as_tensor(start, dtype=torch.float32), torch.as_tensor(end, dtype=torch.float32)
+    if start.shape != end.shape or start.dim() != 1:
+        raise ValueError(f"start and end must be vectors of the same size, got {tuple(start.shape)} "
+                         f"and {tuple(end.shape)}")
+    fractions = torch.as_tensor(t, dtype=torch.float32)
+    single = fractions.dim() == 0
+    fractions = fractions.reshape(-1, 1)
+    if spherical:
+        cosine = torch.dot(start, end) / (start.norm() * end.norm()).clamp_min(1e-12)
+        omega = torch.arccos(cosine.clamp(-1.0, 1.0))
+        if torch.sin(omega) > 1e-6:
+            points = (torch.sin((1 - fractions) * omega) * start + torch.sin(fractions * omega) * end) / torch.sin(omega)
+            return points[0] if single else points
+    points = (1 - fractions) * start + fractions * end
+    return points[0] if single else points
