@@ -52,9 +52,13 @@ class DigitJudge:
         self.classifier = classifier_module.load_classifier(classifier_path)
         rate = self.classifier.sample_rate
         self.real = {subset: load_digits(subset, rate, rate, root) for subset in ("training", "validation", "testing")}
-        self.features = {subset: metrics.classify(self.classifier, audio)[1] for subset, (audio, _) in self.real.items()}
+        outputs = {subset: metrics.classify(self.classifier, audio) for subset, (audio, _) in self.real.items()}
+        self.probabilities = {subset: probs for subset, (probs, _) in outputs.items()}
+        self.features = {subset: features for subset, (_, features) in outputs.items()}
         self.held_out_features = torch.cat([self.features["validation"], self.features["testing"]])
-        self.real_scores = self.score(self.real["training"][0], rate)
+        self.real_scores = metrics.score_predictions(
+            self.probabilities["training"], self.features["training"], real_features=self.features["validation"],
+            training_features=self.features["training"], held_out_features=self.held_out_features)
 
     def score(self, generated: torch.Tensor, sample_rate: int, labels=None, splits: int = 10) -> dict:
         """Scores of waveforms (n, samples) at sample_rate; labels: the digits asked for."""

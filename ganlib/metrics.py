@@ -9,6 +9,7 @@ judging, as Donahue et al. (2019) did for SC09:
     frechet_distance(a, b)          ||mu_a - mu_b||^2 + Tr(S_a + S_b - 2 (S_a S_b)^1/2) between
                                     Gaussians fitted to two sets of classifier features
                                     (Heusel et al., 2017); 0 for identical statistics
+                                    (up to rounding, about 1e-9 of the features' scale)
     class_coverage(probs)           how many classes appear, and each class's share
     nearest_neighbour_ratio(...)    is the generator replaying training clips? distance of
                                     each generated clip to its nearest training clip, relative
@@ -135,14 +136,22 @@ def resample_to(waveforms: torch.Tensor, sample_rate: int, target_rate: int, len
 def evaluate_generator(classifier, generated: torch.Tensor, sample_rate: int, *, real_features=None,
                        training_features=None, held_out_features=None, labels=None, splits: int = 10) -> dict:
     """Scores of generated waveforms (n, samples) at sample_rate, judged by `classifier`:
-    inception_score (mean, std), class coverage, and where given: frechet_distance to
-    real_features, nearest_neighbour_ratio (training/held-out features), and accuracy against
-    the asked-for `labels` (a conditional generator)."""
+    inception_score (mean, std over `splits`), class coverage, and where given: frechet_distance
+    to real_features, nearest_neighbour_ratio (training/held-out features), and accuracy against
+    the asked-for `labels` (a conditional generator). See score_predictions."""
     waveforms = resample_to(generated, sample_rate, classifier.sample_rate)
     probs, features = classify(classifier, waveforms)
+    return score_predictions(probs, features, real_features=real_features, training_features=training_features,
+                             held_out_features=held_out_features, labels=labels, splits=splits)
+
+
+def score_predictions(probs: torch.Tensor, features: torch.Tensor, *, real_features=None, training_features=None,
+                      held_out_features=None, labels=None, splits: int = 10) -> dict:
+    """evaluate_generator's scores from the classifier's probabilities (n, classes) and features
+    (n, d) of the clips, when they are already computed."""
     score, spread = inception_score(probs, splits)
-    result = {"n": len(waveforms), "inception_score": round(score, 4), "inception_score_std": round(spread, 4),
-              **class_coverage(probs)}
+    result = {"n": len(probs), "splits": splits, "inception_score": round(score, 4),
+              "inception_score_std": round(spread, 4), **class_coverage(probs)}
     if real_features is not None:
         result["frechet_distance"] = round(frechet_distance(features, real_features), 4)
     if training_features is not None and held_out_features is not None:

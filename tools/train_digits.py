@@ -192,6 +192,9 @@ def export(args) -> None:
               "scores": scores, "real_training_clips": judge.real_scores,
               "score_command": f"ganlib.digits.score_pretrained(load_pretrained(path), n={args.n}, seed={args.seed})",
               "export_command": "python tools/train_digits.py " + " ".join(sys.argv[1:]),
+              "history": [{k: r[k] for k in ("step", "seconds", "d_loss", "g_loss", "inception_score",
+                                             "classes_covered", "frechet_distance", "accuracy") if k in r}
+                          for r in records],
               "size_mb": round(path.stat().st_size / 1e6, 2)}
     path.with_suffix(".json").write_text(json.dumps(report, indent=2) + "\n")
     print(json.dumps(report, indent=2))
