@@ -282,6 +282,9 @@ class Trainer:
     gp_weight: WGAN-GP's lambda (10 in the paper). r1_weight: R1's gamma (penalty gamma/2 E||grad||^2).
     grad_clip: clip each network's gradient norm to this (None: no clipping, norms still logged).
     ema_decay: keep an exponential moving average of the generator (e.g. 0.999), used by sample().
+    ema_warmup: at step t the average's decay is min(ema_decay, (1 + t) / (10 + t)), so it
+        forgets the random initial weights within the first hundreds of steps (with 0.999 alone,
+        37 % of the average is still the initialisation after 1,000 steps). False: ema_decay always.
     precision: "auto" (bf16 autocast on a CUDA GPU that supports it, else fp32), "fp32", "bf16".
     device: as ganlib.config.get_device (GANLIB_DEVICE overrides the automatic choice).
     checkpoint_dir: where last.pt is written (atomically) every checkpoint_every steps, at the
@@ -301,7 +304,7 @@ class Trainer:
                  g_optimizer=None, d_optimizer=None, lr: float = 2e-4, lr_d: float | None = None,
                  betas: tuple[float, float] = (0.5, 0.999), n_critic: int = 1,
                  gp_weight: float = 0.0, r1_weight: float = 0.0, grad_clip: float | None = None,
-                 ema_decay: float | None = None, precision: str = "auto", device=None,
+                 ema_decay: float | None = None, ema_warmup: bool = True, precision: str = "auto", device=None,
                  checkpoint_dir: str | os.PathLike | None = None, checkpoint_every: int | None = None,
                  resume: bool = True, log_every: int = 25, callbacks: Sequence = (),
                  progress: bool = True, generate: Callable | None = None,
@@ -337,7 +340,7 @@ class Trainer:
         self.g_scheduler, self.d_scheduler = g_scheduler, d_scheduler
         self.n_critic, self.gp_weight, self.r1_weight = n_critic, gp_weight, r1_weight
         self.grad_clip = grad_clip
-        self.ema_decay = ema_decay
+        self.ema_decay, self.ema_warmup = ema_decay, ema_warmup
         self.generator_ema = None
         if ema_decay is not None:
             self.generator_ema = copy.deepcopy(self.generator).eval().requires_grad_(False)
@@ -495,7 +498,8 @@ class Trainer:
     def _update_ema(self):
         ema_params = list(self.generator_ema.parameters())
         params = list(self.generator.parameters())
-        torch._foreach_lerp_(ema_params, params, 1.0 - self.ema_decay)
+        decay = min(self.ema_decay, (1 + self.step) / (10 + self.step)) if self.ema_warmup else self.ema_decay
+        torch._foreach_lerp_(ema_params, params, 1.0 - decay)
         for ema_buffer, buffer in zip(self.generator_ema.buffers(), self.generator.buffers()):
             ema_buffer.copy_(buffer)
 
@@ -603,7 +607,7 @@ class Trainer:
             "history": self.history.state_dict(),
             "settings": {"loss": self.loss, "n_critic": self.n_critic, "gp_weight": self.gp_weight,
                          "r1_weight": self.r1_weight, "latent_dim": self.latent_dim,
-                         "ema_decay": self.ema_decay, "precision": self.precision},
+                         "ema_decay": self.ema_decay, "ema_warmup": self.ema_warmup, "precision": self.precision},
         }
 
     def save_checkpoint(self, path: str | os.PathLike | None = None) -> Path:

@@ -307,8 +307,22 @@ def test_bf16_autocast_runs_on_cpu():
     assert all(math.isfinite(v) for v in trainer.history["g_loss"])
 
 
-def test_ema_is_the_exponential_moving_average_of_the_generator():
+def test_ema_warms_up_from_the_initial_weights():
+    # decay at step t: min(ema_decay, (1 + t) / (10 + t)); at t = 0 that is 0.1
     trainer = make_trainer(None, ema_decay=0.75, n_critic=1, gp_weight=0.0)
+    before = [p.clone() for p in trainer.generator_ema.parameters()]
+    trainer.fit(1)
+    for ema, start, now in zip(trainer.generator_ema.parameters(), before, trainer.generator.parameters()):
+        assert torch.allclose(ema, 0.1 * start + 0.9 * now)
+    trainer.fit(100)  # (1 + 100) / 110 > 0.75: the full decay from here on
+    before = [p.clone() for p in trainer.generator_ema.parameters()]
+    trainer.fit(101)
+    for ema, start, now in zip(trainer.generator_ema.parameters(), before, trainer.generator.parameters()):
+        assert torch.allclose(ema, 0.75 * start + 0.25 * now)
+
+
+def test_ema_is_the_exponential_moving_average_of_the_generator():
+    trainer = make_trainer(None, ema_decay=0.75, ema_warmup=False, n_critic=1, gp_weight=0.0)
     before = [p.clone() for p in trainer.generator_ema.parameters()]
     trainer.fit(1)
     for ema, start, now in zip(trainer.generator_ema.parameters(), before, trainer.generator.parameters()):
