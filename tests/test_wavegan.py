@@ -153,3 +153,18 @@ def test_specgan_transform_normalises_per_bin_and_inverts_to_the_right_pitch():
     assert back.shape == (4, 16384)
     for waveform, f in zip(back, (440.0, 880.0, 1500.0, 3000.0)):
         assert abs(audio.dominant_frequency(waveform, sample_rate) - f) < sample_rate / 256
+
+
+def test_random_shift_moves_each_clip_with_zeros_shifted_in_and_passes_gradients():
+    torch.manual_seed(0)
+    x = torch.randn(16, 1, 100, requires_grad=True)
+    y = wavegan.random_shift(x, 10)
+    assert y.shape == x.shape
+    for i in range(len(x)):
+        k = next(k for k in range(-10, 11)
+                 if torch.equal(y[i], torch.nn.functional.pad(x[i].detach(), (10, 10))[:, 10 - k:110 - k]))
+        if k > 0:
+            assert (y[i, :, :k] == 0).all()
+    y.sum().backward()
+    assert x.grad is not None and x.grad.abs().sum() > 0
+    assert wavegan.random_shift(torch.randn(4, 100), 5).shape == (4, 100)  # (batch, samples) too

@@ -71,7 +71,16 @@ def model_from(path):
 
 
 def run_name(args) -> str:
-    return f"{'c' if args.conditional else ''}{args.model}_{args.preset}_{args.recipe}"
+    shift = f"_shift{args.augment_shift}" if getattr(args, "augment_shift", 0) else ""
+    return f"{'c' if args.conditional else ''}{args.model}_{args.preset}_{args.recipe}{shift}"
+
+
+def shifted_discriminate(max_shift: int):
+    """Trainer's discriminate= hook: random_shift real and fake clips alike (DiffAugment)."""
+    def discriminate(trainer, x, condition):
+        x = wavegan.random_shift(x, max_shift)
+        return trainer.discriminator(x) if condition is None else trainer.discriminator(x, condition)
+    return discriminate
 
 
 class Judge(DigitJudge):
@@ -105,6 +114,9 @@ def make_trainer(args, run_dir: Path):
                                          drop_last=True)
     if not args.conditional:
         loader = _Unwrap(loader)
+    shift = getattr(args, "augment_shift", 0)
+    if shift:
+        recipe = {**recipe, "trainer": {**recipe["trainer"], "discriminate": shifted_discriminate(shift)}}
     trainer = Trainer(generator, discriminator, loader, checkpoint_dir=run_dir, checkpoint_every=500,
                       progress=False, log_every=50, **recipe["trainer"])
     return trainer, transform, sample_rate
@@ -139,6 +151,8 @@ def train_gan(args) -> None:
     run_dir = ROOT / "runs" / run_name(args)
     run_dir.mkdir(parents=True, exist_ok=True)
     settings = {k: getattr(args, k) for k in ("model", "preset", "recipe", "conditional", "batch_size", "seed")}
+    if args.augment_shift:
+        settings["augment_shift"] = args.augment_shift
     if (run_dir / "settings.json").is_file() and json.loads((run_dir / "settings.json").read_text()) != settings:
         raise SystemExit(f"{run_dir} was trained with other settings: {(run_dir / 'settings.json').read_text()}")
     (run_dir / "settings.json").write_text(json.dumps(settings, indent=2) + "\n")
@@ -176,7 +190,8 @@ def export(args) -> None:
     train_seconds = sum(r["seconds"] for r in records)
     generator = trainer.generator_ema or trainer.generator
     info = {"model": settings.model, "preset": settings.preset, "recipe": settings.recipe,
-            "conditional": settings.conditional, "steps": trainer.step,
+            "conditional": settings.conditional, "augment_shift": getattr(settings, "augment_shift", 0),
+            "steps": trainer.step,
             "batch_size": settings.batch_size or wavegan.RECIPES[settings.recipe]["batch_size"],
             "commands": (run_dir / "commands.txt").read_text().splitlines()}
     path = CHECKPOINTS / f"{args.name or args.run}.pt"
@@ -216,6 +231,8 @@ def main(argv=None) -> None:
     g.add_argument("--steps", type=int, default=10**9)
     g.add_argument("--eval-every", type=int, default=500)
     g.add_argument("--batch-size", type=int, default=None)
+    g.add_argument("--augment-shift", type=int, default=0,
+                   help="DiffAugment: shift real and fake clips by up to this many samples before D")
     g.add_argument("--seed", type=int, default=0)
     g.add_argument("--threads", type=int, default=1)
     e = commands.add_parser("export", help="ship a run's generator to data/checkpoints/, scored")

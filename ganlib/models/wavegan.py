@@ -53,18 +53,29 @@ SPECGAN_PRESETS = {
 }
 
 
-def phase_shuffle(x: torch.Tensor, n: int) -> torch.Tensor:
+def phase_shuffle(x: torch.Tensor, n: int, padding: str = "reflect") -> torch.Tensor:
     """Shift each example of x (batch, channels, time) by its own random k in -n..n samples:
-    out[..., t] = x[..., t - k], reflect-padded at the edges. n = 0 returns x."""
+    out[..., t] = x[..., t - k], reflect-padded at the edges ("constant": zeros). n = 0 returns x."""
     if n == 0:
         return x
     batch, channels, length = x.shape
     if length <= n:
         raise ValueError(f"phase shuffle by {n} needs more than {n} time steps, got {length}")
     shifts = torch.randint(-n, n + 1, (batch,), device=x.device)
-    padded = F.pad(x, (n, n), mode="reflect")
+    padded = F.pad(x, (n, n), mode=padding)
     index = torch.arange(length, device=x.device) + (n - shifts)[:, None]
     return padded.gather(2, index[:, None, :].expand(batch, channels, length))
+
+
+def random_shift(x: torch.Tensor, max_shift: int) -> torch.Tensor:
+    """Differentiable augmentation for small data sets (DiffAugment's translation, Zhao et al.,
+    2020): every waveform (batch, 1, samples) or (batch, samples) moved by its own random
+    -max_shift..max_shift samples, zeros shifted in. Applied to real and fake clips alike before
+    the discriminator, it keeps the discriminator from memorising where each training clip sits
+    in its canvas, while the generator still learns the clips' own distribution."""
+    if x.dim() == 2:
+        return phase_shuffle(x.unsqueeze(1), max_shift, padding="constant").squeeze(1)
+    return phase_shuffle(x, max_shift, padding="constant")
 
 
 def _check_length(length: int, stride: int, num_layers: int) -> int:
