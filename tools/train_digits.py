@@ -215,6 +215,31 @@ def export(args) -> None:
     print(json.dumps(report, indent=2))
 
 
+def readme(args) -> None:
+    """Rewrite the scores table of data/checkpoints/README.md from the checkpoints' JSON files."""
+    rows = ["| checkpoint | steps | hours | Inception Score | real clips | ratio | accuracy | classes | Fréchet distance | NN ratio |",
+            "|---|---|---|---|---|---|---|---|---|---|"]
+    for path in sorted(CHECKPOINTS.glob("*.json")):
+        report = json.loads(path.read_text())
+        if "scores" not in report:
+            continue
+        s, real = report["scores"], report["real_training_clips"]
+        accuracy = f"{s['accuracy']:.1%}" if "accuracy" in s else "-"
+        rows.append(f"| `{path.stem}` | {report['steps']:,} | {report['train_hours']} | {s['inception_score']:.2f} "
+                    f"| {real['inception_score']:.2f} | {s['inception_score_ratio']:.2f} | {accuracy} "
+                    f"| {s['classes_covered']} | {s['frechet_distance']:.1f} | {s['nearest_neighbour_ratio']:.2f} |")
+    classifier = json.loads((CHECKPOINTS / "digit_classifier.json").read_text())
+    rows.append("")
+    rows.append(f"The classifier: {classifier['accuracy_held_out_speakers']:.1%} on the 10 held-out speakers "
+                f"({classifier['epochs']} epochs, {classifier['train_minutes']} min).")
+    target = CHECKPOINTS / "README.md"
+    text = target.read_text()
+    start, end = "<!-- scores:start -->", "<!-- scores:end -->"
+    head, rest = text.split(start)
+    target.write_text(head + start + "\n" + "\n".join(rows) + "\n" + end + rest.split(end)[1])
+    print("\n".join(rows))
+
+
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -241,8 +266,9 @@ def main(argv=None) -> None:
     e.add_argument("--n", type=int, default=1000, help="clips generated for the scores")
     e.add_argument("--seed", type=int, default=0)
     e.add_argument("--threads", type=int, default=1)
+    commands.add_parser("readme", help="rewrite data/checkpoints/README.md's scores table from the JSONs")
     args = parser.parse_args(argv)
-    {"classifier": train_classifier, "gan": train_gan, "export": export}[args.command](args)
+    {"classifier": train_classifier, "gan": train_gan, "export": export, "readme": readme}[args.command](args)
 
 
 if __name__ == "__main__":
