@@ -75,14 +75,6 @@ def run_name(args) -> str:
     return f"{'c' if args.conditional else ''}{args.model}_{args.preset}_{args.recipe}{shift}"
 
 
-def shifted_discriminate(max_shift: int):
-    """Trainer's discriminate= hook: random_shift real and fake clips alike (DiffAugment)."""
-    def discriminate(trainer, x, condition):
-        x = wavegan.random_shift(x, max_shift)
-        return trainer.discriminator(x) if condition is None else trainer.discriminator(x, condition)
-    return discriminate
-
-
 class Judge(DigitJudge):
     """DigitJudge scoring n clips from a sampler (chunk of labels or placeholders -> waveforms)."""
 
@@ -116,7 +108,7 @@ def make_trainer(args, run_dir: Path):
         loader = _Unwrap(loader)
     shift = getattr(args, "augment_shift", 0)
     if shift:
-        recipe = {**recipe, "trainer": {**recipe["trainer"], "discriminate": shifted_discriminate(shift)}}
+        recipe = {**recipe, "trainer": {**recipe["trainer"], "discriminate": wavegan.shifted_discriminate(shift)}}
     trainer = Trainer(generator, discriminator, loader, checkpoint_dir=run_dir, checkpoint_every=500,
                       progress=False, log_every=50, **recipe["trainer"])
     return trainer, transform, sample_rate
