@@ -81,8 +81,9 @@ def random_shift(x: torch.Tensor, max_shift: int) -> torch.Tensor:
 def shifted_discriminate(max_shift: int):
     """A `discriminate=` hook for ganlib.train.Trainer that random_shifts real and fake clips
     alike before the discriminator. The shipped WaveGANs were trained with max_shift = 1024
-    (1/8 of the CPU preset's canvas, DiffAugment's translation ratio): on 800 training clips it
-    brought the Fréchet distance after 2,000 steps from 237 to 51."""
+    (1/8 of the CPU preset's canvas, DiffAugment's translation ratio). On the 800 training
+    clips of data/digits the unconditional generator reached a Fréchet distance of 52 after
+    2,000 steps with it, where without it it stood at 96 after 1,500 and 66 after 2,500."""
     def discriminate(trainer, x, condition):
         x = random_shift(x, max_shift)
         return trainer.discriminator(x) if condition is None else trainer.discriminator(x, condition)
