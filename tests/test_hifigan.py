@@ -1,87 +1,27 @@
 """HiFi-GAN: the paper's sizes, the official checkpoint layout, the discriminators, the losses,
 inference, and a few training steps that learn."""
 import math
-import warnings
 
 import numpy as np
 import pytest
 import soundfile
 import torch
-from torch import nn
-from torch.nn import functional as F
 
 from ganlib import audio, train
 from ganlib.models import count_parameters, hifigan
 from ganlib.models.hifigan import Generator, Vocoder
+from repo_scripts import load_script
 
 torch.set_num_threads(1)
 
 
 # --- a reference: the official release's generator, written the official way ---------------
-class _OfficialResBlock(nn.Module):
-    """The official ResBlock1 ("1") or ResBlock2 ("2"), with old-style weight norm."""
-
-    def __init__(self, kind, channels, kernel_size, dilation):
-        super().__init__()
-        def conv(d):
-            return nn.utils.weight_norm(nn.Conv1d(channels, channels, kernel_size, 1, dilation=d,
-                                                  padding=(kernel_size * d - d) // 2))
-        self.kind = kind
-        if kind == "1":
-            self.convs1 = nn.ModuleList(conv(d) for d in dilation)
-            self.convs2 = nn.ModuleList(conv(1) for _ in dilation)
-        else:
-            self.convs = nn.ModuleList(conv(d) for d in dilation)
-
-    def forward(self, x):
-        if self.kind == "1":
-            for c1, c2 in zip(self.convs1, self.convs2):
-                x = c2(F.leaky_relu(c1(F.leaky_relu(x, 0.1)), 0.1)) + x
-        else:
-            for c in self.convs:
-                x = c(F.leaky_relu(x, 0.1)) + x
-        return x
-
-
-class _OfficialGenerator(nn.Module):
-    def __init__(self, resblock, upsample_rates, upsample_kernel_sizes, upsample_initial_channel,
-                 resblock_kernel_sizes, resblock_dilation_sizes):
-        super().__init__()
-        wn = nn.utils.weight_norm
-        self.num_kernels = len(resblock_kernel_sizes)
-        self.conv_pre = wn(nn.Conv1d(80, upsample_initial_channel, 7, 1, padding=3))
-        self.ups, self.resblocks = nn.ModuleList(), nn.ModuleList()
-        for i, (u, k) in enumerate(zip(upsample_rates, upsample_kernel_sizes)):
-            self.ups.append(wn(nn.ConvTranspose1d(upsample_initial_channel // 2 ** i,
-                                                  upsample_initial_channel // 2 ** (i + 1), k, u, padding=(k - u) // 2)))
-        for i in range(len(self.ups)):
-            ch = upsample_initial_channel // 2 ** (i + 1)
-            for k, d in zip(resblock_kernel_sizes, resblock_dilation_sizes):
-                self.resblocks.append(_OfficialResBlock(resblock, ch, k, d))
-        self.conv_post = wn(nn.Conv1d(ch, 1, 7, 1, padding=3))
-
-    def forward(self, x):
-        x = self.conv_pre(x)
-        for i, up in enumerate(self.ups):
-            x = up(F.leaky_relu(x, 0.1))
-            xs = None
-            for j in range(self.num_kernels):
-                out = self.resblocks[i * self.num_kernels + j](x)
-                xs = out if xs is None else xs + out
-            x = xs / self.num_kernels
-        return torch.tanh(self.conv_post(F.leaky_relu(x)))
+# (benchmarks/reference_hifigan.py, old-style weight norm; benchmarks/hifigan_speed.py times it)
+reference_hifigan = load_script("benchmarks/reference_hifigan.py")
 
 
 def _official(preset, seed=0):
-    torch.manual_seed(seed)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", FutureWarning)  # torch.nn.utils.weight_norm is deprecated
-        reference = _OfficialGenerator(**hifigan.PRESETS[preset]["generator"]).eval()
-    with torch.no_grad():  # gains away from ||v||, so that a lost gain would show
-        for name, p in reference.named_parameters():
-            if name.endswith("weight_g"):
-                p.mul_(torch.empty_like(p).uniform_(0.5, 1.5))
-    return reference
+    return reference_hifigan.official_generator(hifigan.PRESETS[preset]["generator"], seed).eval()
 
 
 # --- sizes and shapes -----------------------------------------------------------------------
