@@ -13,7 +13,7 @@ all three with the same weights; max |reference - ganlib| over the 10 s is check
 Griffin-Lim: ganlib.audio.mel_to_audio (32 iterations) on the same mel, for comparison.
 Training: one full step (D step, then G step: LSGAN + 2 x feature matching + 45 x mel L1,
 AdamW) of the V3 generator with the paper's MPD + MSD, batch 2, segments of 8192 samples, on
-2 threads (--train-threads): ganlib.train.Trainer with hifigan.trainer_options against the
+2 threads, then 1 (--train-threads): ganlib.train.Trainer with hifigan.trainer_options against the
 official train.py step written plainly (reference_hifigan.OfficialTraining).
 
 Every repeat runs each implementation once, alternating which goes first, so a change in the
@@ -125,8 +125,7 @@ def griffin_lim(mel: torch.Tensor, thread_counts, repeats: int) -> dict:
     return result
 
 
-def training(threads: int, repeats: int, batch_size: int = 2, segment_length: int = 8192) -> dict:
-    torch.set_num_threads(threads)
+def training(thread_counts, repeats: int, batch_size: int = 2, segment_length: int = 8192) -> dict:
     real = torch.stack([speechlike(segment_length / SAMPLE_RATE, seed) for seed in range(batch_size)])
     # ganlib: centred mel frames (33 for 8192 samples), the fakes cut to the crops
     ganlib.config.seed_everything(0)
@@ -143,21 +142,26 @@ def training(threads: int, repeats: int, batch_size: int = 2, segment_length: in
     def ganlib_step():
         trainer.fit(trainer.step + 1)
 
-    times = interleaved({"reference": lambda: official.step(x, y, y_mel), "ganlib": ganlib_step}, repeats)
-    medians = {name: statistics.median(values) for name, values in times.items()}
-    return {"preset": "v3", "batch_size": batch_size, "segment_length": segment_length, "threads": threads,
-            "generator_parameters": count_parameters(generator),
-            "discriminator_parameters": count_parameters(discriminator),
+    result = {"preset": "v3", "batch_size": batch_size, "segment_length": segment_length,
+              "generator_parameters": count_parameters(generator),
+              "discriminator_parameters": count_parameters(discriminator), "threads": {}}
+    for threads in thread_counts:
+        torch.set_num_threads(threads)
+        times = interleaved({"reference": lambda: official.step(x, y, y_mel), "ganlib": ganlib_step}, repeats)
+        medians = {name: statistics.median(values) for name, values in times.items()}
+        result["threads"][threads] = {
             **{f"{name}_s": [round(t, 3) for t in values] for name, values in times.items()},
             **{f"{name}_median_s": round(m, 3) for name, m in medians.items()},
             "ratio_reference_over_ganlib": round(medians["reference"] / medians["ganlib"], 3)}
+    return result
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--threads", type=int, nargs="+", default=[1, 2], help="for synthesis and Griffin-Lim")
-    parser.add_argument("--train-threads", type=int, default=2)
+    parser.add_argument("--train-threads", type=int, nargs="+", default=[2, 1],
+                        help="2: the issue's setting; 1: less noisy on a busy machine")
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--only", nargs="+", choices=[*PRESETS, "griffin_lim", "train"],
                         help="run only these parts (the JSON keeps the others' last results)")
@@ -209,9 +213,10 @@ def print_table(result: dict) -> None:
             print(f"{'griffin-lim':12s}{threads:>8}{'':>11s}{timing['griffin_lim_rtf']:>9.2f}")
     if "training_step" in result:
         step = result["training_step"]
-        print(f"training step (V3 + MPD + MSD, batch {step['batch_size']}, {step['segment_length']} samples, "
-              f"{step['threads']} threads): reference {step['reference_median_s']:.2f} s, ganlib "
-              f"{step['ganlib_median_s']:.2f} s, reference/ganlib {step['ratio_reference_over_ganlib']:.2f}x")
+        for threads, timing in step["threads"].items():
+            print(f"training step (V3 + MPD + MSD, batch {step['batch_size']}, {step['segment_length']} samples, "
+                  f"{threads} threads): reference {timing['reference_median_s']:.2f} s, ganlib "
+                  f"{timing['ganlib_median_s']:.2f} s, reference/ganlib {timing['ratio_reference_over_ganlib']:.2f}x")
 
 
 if __name__ == "__main__":

@@ -40,16 +40,20 @@ def test_fast_path_gives_the_official_networks_audio(preset, seconds, tmp_path):
         torch.set_num_threads(previous)
 
 
-def test_pieces_match_the_whole_for_batches_and_odd_lengths():
+def test_pieces_match_the_whole_for_batches_and_odd_lengths(monkeypatch):
     torch.manual_seed(0)
     generator = hifigan.fold_weight_norm(hifigan.generator("cpu")).eval()
     fast = FastGenerator(generator)
-    fast.chunk_elements = 1 << 13  # pieces of 184-512 samples plus margins
+    fast.chunk_elements, fast.margin_factor = 1 << 13, 4  # pieces of 184-512 samples plus margins
+    pieces = []
+    stage = fast._stage
+    monkeypatch.setattr(fast, "_stage", lambda i, x: pieces.append(i) or stage(i, x))
     for mel in (torch.randn(2, 80, 37), torch.randn(80, 3), torch.randn(1, 80, 120)):
         with torch.inference_mode():
             expected, got = generator(mel), fast(mel)
         assert got.shape == expected.shape
         assert (got - expected).abs().max() < 1e-5
+    assert pieces.count(0) > 3 and pieces.count(2) > 20  # the 120 frames' stages went in pieces
     assert not any(p.requires_grad for p in fast.parameters())
 
 
