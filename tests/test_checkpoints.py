@@ -1,0 +1,79 @@
+"""The shipped checkpoints (data/checkpoints/): small, documented, loadable with weights_only,
+and as good as their JSON says, recomputed here (issue bars: IS ratio >= 0.6, conditional
+accuracy >= 0.8, classifier >= 95 % on held-out speakers)."""
+import json
+
+import pytest
+import torch
+
+from ganlib import digits
+from ganlib.models import classifier as classifier_module
+from ganlib.models import wavegan
+
+CHECKPOINTS = digits.CHECKPOINTS
+GENERATORS = ["wavegan_cpu", "conditional_wavegan_cpu"]
+
+
+def report(name: str) -> dict:
+    return json.loads((CHECKPOINTS / f"{name}.json").read_text())
+
+
+def test_every_checkpoint_is_at_most_10_mb_and_has_its_json_with_the_command():
+    shipped = sorted(CHECKPOINTS.glob("*.pt"))
+    assert {p.stem for p in shipped} >= {"digit_classifier", *GENERATORS}
+    for path in shipped:
+        assert path.stat().st_size <= 10 * 10**6, path
+        info = report(path.stem)
+        assert "python tools/train_digits.py" in json.dumps(info), f"{path.stem}.json lacks the training command"
+        torch.load(path, weights_only=True)  # plain tensors and data, nothing executable
+
+
+def test_the_classifier_recognises_held_out_speakers():
+    classifier = classifier_module.load_classifier(digits.CLASSIFIER)
+    correct = total = 0
+    for subset in ("validation", "testing"):
+        audio, labels = digits.load_digits(subset)
+        predicted = torch.cat([classifier(chunk).argmax(-1) for chunk in torch.split(audio, 100)])
+        correct, total = correct + int((predicted == labels).sum()), total + len(labels)
+    assert correct / total >= 0.95
+    assert correct / total == pytest.approx(report("digit_classifier")["accuracy_held_out_speakers"], abs=0.01)
+
+
+@pytest.fixture(scope="module")
+def judge():
+    return digits.DigitJudge()
+
+
+@pytest.fixture(scope="module")
+def rescored(judge):
+    """Each shipped generator's scores, recomputed as its JSON says they were computed."""
+    scores = {}
+    for name in GENERATORS:
+        pretrained = wavegan.load_pretrained(CHECKPOINTS / f"{name}.pt")
+        assert pretrained.conditional == report(name)["conditional"]
+        with torch.no_grad():
+            scores[name] = digits.score_pretrained(pretrained, judge, n=report(name)["scores"]["n"], seed=0)
+    return scores
+
+
+@pytest.mark.parametrize("name", GENERATORS)
+def test_generator_scores_are_what_its_json_says(name, rescored):
+    shipped, scores = report(name)["scores"], rescored[name]
+    assert scores["n"] == 1000
+    for key in ("inception_score", "frechet_distance", "nearest_neighbour_ratio", "accuracy"):
+        if key in shipped:
+            assert scores[key] == pytest.approx(shipped[key], rel=0.02, abs=0.01), key
+    assert scores["classes_covered"] == shipped["classes_covered"]
+
+
+# The issue's bars. Not met yet: the CPU runs are resumed over several sessions (runs/, see
+# data/checkpoints/README.md). strict=True turns a pass into a failure, so the marker has to
+# come off the day the shipped files meet the bars.
+@pytest.mark.xfail(strict=True, reason="issue 5: training of the shipped WaveGANs continues; bars not met yet")
+@pytest.mark.parametrize("name", GENERATORS)
+def test_generator_meets_the_bar(name, rescored):
+    scores = rescored[name]
+    assert scores["inception_score_ratio"] >= 0.6, scores
+    assert scores["classes_covered"] == 10
+    if report(name)["conditional"]:
+        assert scores["accuracy"] >= 0.8, scores
