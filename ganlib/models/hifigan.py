@@ -566,10 +566,22 @@ def _polyphase_conv(layer: nn.ConvTranspose1d, scale: float = 1.0) -> nn.Conv2d:
     return conv.to(memory_format=torch.channels_last)
 
 
+_PIECE_POOLS: dict[int, ThreadPoolExecutor] = {}
+
+
+def _piece_pool(threads: int) -> ThreadPoolExecutor:
+    """The worker threads FastGenerator's pieces run on, started once for each thread count."""
+    if threads not in _PIECE_POOLS:
+        _PIECE_POOLS[threads] = ThreadPoolExecutor(threads, thread_name_prefix="hifigan-piece")
+    return _PIECE_POOLS[threads]
+
+
 class FastGenerator(nn.Module):
     """A Generator's network, weight norm folded, arranged for fast CPU inference: the same
     layers and weights, the same audio to float rounding (tested: max |difference| < 1e-4 on a
-    10 s mel), 1.5-3x faster on one or two threads (benchmarks/hifigan_speed.py).
+    10 s mel), 1.6-2x faster than the official network on one or two threads of a quiet 2-core
+    machine (V1 1.6x, V3 1.9x, the CPU preset 1.8-2x; benchmarks/hifigan_speed.py), and 2-6x on
+    two threads of a busy one.
 
     - every activation is stored channels last, as (batch, channels, 1, time): oneDNN's
       convolutions read and write that layout directly, without the reorders to and from its
@@ -590,7 +602,8 @@ class FastGenerator(nn.Module):
     Notebook: 07_gan_vocoders.ipynb
     """
 
-    chunk_elements = 1 << 17  # channels x samples of a piece: 512 KB per activation, well inside L2
+    chunk_elements = 1 << 18  # channels x samples of a piece, 1 MB per activation: fastest here (2 MB L2)
+    parallel_pieces = True  # n threads: n pieces at once on one thread each (False: one at a time)
     margin_factor = 64  # pieces at least 64 margins long: recomputing the margins costs <= 3 %
 
     def __init__(self, generator_module: Generator):
@@ -648,15 +661,21 @@ class FastGenerator(nn.Module):
         return torch.tanh_(self.conv_post(F.leaky_relu_(fused)))  # slope 0.01, as Generator
 
     def _stage_in_pieces(self, i: int, x: torch.Tensor) -> torch.Tensor:
-        """_stage(i, x) on pieces of x of about chunk_elements values, each with margins[i]
-        samples of context on both sides; on the CPU only. With n > 1 threads, n pieces run at
-        once on one thread each, rather than each op on n threads: an op on n threads waits for
-        the slowest, a whole scheduler time slice when another process holds a core."""
+        """_stage(i, x) on equal pieces of x of about chunk_elements values, each with
+        margins[i] samples of context on both sides; on the CPU only. With n > 1 threads, n
+        pieces run at once on one thread each, rather than each op on n threads: an op on n
+        threads waits for the slowest, a whole scheduler time slice when another process holds
+        a core (10 s of V3 on 2 such threads: 8.4 s one piece at a time, 0.4 s in parallel).
+        On an idle machine the two ways take the same time to within 5 %."""
         batch, channels, _, length = x.shape
         margin = self.margins[i]
         step = max(self.chunk_elements // channels, self.margin_factor * margin)
         if not self.chunk_elements or x.device.type != "cpu" or length <= step + 2 * margin:
             return self._stage(i, x)
+        count = math.ceil(length / step)  # pieces of equal length, as many for each thread
+        if self.parallel_pieces and torch.get_num_threads() > 1:
+            count = math.ceil(count / torch.get_num_threads()) * torch.get_num_threads()
+        step = math.ceil(length / count)
         last = i == len(self.ups) - 1
         rate = 1 if last else self.upsample_rates[i + 1]
         out_channels = 1 if last else self.ups[i + 1].out_channels // rate
@@ -674,12 +693,12 @@ class FastGenerator(nn.Module):
 
         starts = range(0, length, step)
         threads = min(torch.get_num_threads(), len(starts))
-        if threads == 1:
+        if threads == 1 or not self.parallel_pieces:
             for start in starts:
                 piece(start)
         else:
-            with audio._cpu_threads(1), ThreadPoolExecutor(threads) as pool:
-                list(pool.map(piece, starts))
+            with audio._cpu_threads(1):
+                list(_piece_pool(threads).map(piece, starts))
         return out
 
     def forward(self, mel: torch.Tensor) -> torch.Tensor:
@@ -737,7 +756,7 @@ class Vocoder:
     .sample_rate, .hop_length, .generator (eval mode), .mel_spectrogram (the preset's).
     Vocoder(generator) folds a copy of the generator (copy_generator=False: the generator itself).
     fast (default): synthesise on the CPU with FastGenerator, the same network and audio (to
-    1e-4) 1.5-3x faster (fast_generator: falls back to .generator, with a warning, where it
+    1e-4) 1.6-2x faster (fast_generator: falls back to .generator, with a warning, where it
     cannot); .synthesiser is what runs. It copies the weights: after changing .generator's,
     make a new Vocoder.
 
