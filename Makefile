@@ -40,14 +40,16 @@ notebooks: setup
 
 # Times every notebook in quick and full mode (benchmarks/results/notebooks.json and README's
 # course map), then the training loop against a plain one (benchmarks/results/train_speed.json),
-# the mel front end against librosa (mel_speed.json), loading the bundled digits (data_loading.json)
-# and WaveGAN/SpecGAN training steps per second for each preset and recipe (wavegan_speed.json).
+# the mel front end against librosa (mel_speed.json), loading the bundled digits (data_loading.json),
+# WaveGAN/SpecGAN training steps per second for each preset and recipe (wavegan_speed.json), and
+# HiFi-GAN synthesis and training speed against the official network, eager (hifigan_speed.json).
 bench: setup
 	$(PY) benchmarks/notebook_times.py --update-readme $(BENCH_ARGS)
 	$(PY) benchmarks/train_speed.py
 	$(PY) benchmarks/mel_speed.py
 	$(PY) benchmarks/data_loading.py
 	$(PY) benchmarks/wavegan_speed.py
+	$(PY) benchmarks/hifigan_speed.py
 
 strip:
 	$(PYTHON) tools/nbstrip.py $(NOTEBOOKS)
