@@ -23,18 +23,16 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from ganlib import config, datasets  # noqa: E402
-from ganlib.digits import DigitJudge, load_digits, score_pretrained  # noqa: E402
+from ganlib.digits import CHECKPOINTS, DigitJudge, digits_root, load_digits, score_pretrained  # noqa: E402
 from ganlib.models import classifier as classifier_module  # noqa: E402
 from ganlib.models import wavegan  # noqa: E402
 from ganlib.train import Trainer, atomic_save  # noqa: E402
 
-DIGITS = ROOT / "data" / "digits"
-CHECKPOINTS = ROOT / "data" / "checkpoints"
 
 
 def digit_batches(subset: str, batch_size: int, shuffle: bool, sample_rate: int = 16000,
                   segment_length: int = 16000, seed: int = 0):
-    data = datasets.SpeechCommands(DIGITS, subset=subset, sc09=True, sample_rate=sample_rate,
+    data = datasets.SpeechCommands(digits_root(), subset=subset, sc09=True, sample_rate=sample_rate,
                                    segment_length=segment_length, fields=("audio", "label"), cache=True)
     return torch.utils.data.DataLoader(data, batch_size=batch_size, shuffle=shuffle,
                                        generator=torch.Generator().manual_seed(seed))
@@ -73,19 +71,6 @@ def model_from(path):
 def run_name(args) -> str:
     shift = f"_shift{args.augment_shift}" if getattr(args, "augment_shift", 0) else ""
     return f"{'c' if args.conditional else ''}{args.model}_{args.preset}_{args.recipe}{shift}"
-
-
-class Judge(DigitJudge):
-    """DigitJudge scoring n clips from a sampler (chunk of labels or placeholders -> waveforms)."""
-
-    def __init__(self, n: int = 1000):
-        super().__init__()
-        self.n = n
-
-    def __call__(self, sample, sample_rate: int, conditional: bool) -> dict:
-        labels = torch.arange(self.n) % 10 if conditional else None
-        chunks = torch.split(labels if conditional else torch.zeros(self.n), 250)
-        return self.score(torch.cat([sample(chunk) for chunk in chunks]), sample_rate, labels)
 
 
 def make_trainer(args, run_dir: Path):
@@ -127,16 +112,6 @@ class _Unwrap:
         return len(self.loader)
 
 
-def sampler(trainer, transform, conditional: bool):
-    def sample(chunk):
-        if conditional:
-            out = trainer.sample(condition=chunk)
-        else:
-            out = trainer.sample(len(chunk))
-        return transform.inverse(out) if transform is not None else out.squeeze(1)
-    return sample
-
-
 def train_gan(args) -> None:
     config.seed_everything(args.seed)
     torch.set_num_threads(args.threads)
@@ -153,7 +128,7 @@ def train_gan(args) -> None:
     trainer, transform, sample_rate = make_trainer(args, run_dir)
     if transform is not None:
         atomic_save(transform.state_dict(), run_dir / "transform.pt")
-    judge = Judge(n=500)
+    judge = DigitJudge()
     print(f"real training clips: {judge.real_scores}", flush=True)
     deadline = time.time() + 60 * args.minutes
     trainer.fit(0)  # resume
@@ -161,7 +136,9 @@ def train_gan(args) -> None:
         start, steps_before = time.time(), trainer.step
         trainer.fit(min(trainer.step + args.eval_every, args.steps))
         seconds = time.time() - start
-        scores = judge(sampler(trainer, transform, args.conditional), sample_rate, args.conditional)
+        generator = trainer.generator_ema if trainer.generator_ema is not None else trainer.generator
+        snapshot = wavegan.Pretrained(generator, sample_rate, transform, {})
+        scores = score_pretrained(snapshot, judge, n=500, seed=0)  # seeded: leaves training's RNG alone
         steps = trainer.step - steps_before
         record = {"step": trainer.step, "seconds": round(seconds, 1), "seconds_per_step": round(seconds / max(steps, 1), 3),
                   **{k: round(v, 3) for k, v in trainer.history.last().items()}, **scores}
