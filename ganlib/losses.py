@@ -194,3 +194,34 @@ def feature_matching_loss(real_features, fake_features) -> Tensor:
     if len(real_flat) != len(fake_flat):
         raise ValueError(f"{len(real_flat)} real feature maps but {len(fake_flat)} fake ones")
     return sum(torch.mean(torch.abs(r.detach() - f)) for r, f in zip(real_flat, fake_flat))
+
+
+# --- spectral distances (vocoders) ----------------------------------------------------------
+#: Parallel WaveGAN's three STFT resolutions (Yamamoto et al., 2020): (n_fft, hop, window).
+STFT_RESOLUTIONS = ((1024, 120, 600), (2048, 240, 1200), (512, 50, 240))
+
+
+def multi_resolution_stft_loss(fake: Tensor, real: Tensor, resolutions: Sequence[tuple[int, int, int]] = STFT_RESOLUTIONS,
+                               eps: float = 1e-7) -> Tensor:
+    """Multi-resolution STFT distance (Yamamoto, Song and Kim, 2020): for each (n_fft, hop,
+    window) resolution, spectral convergence ||S_real - S_fake||_F / ||S_real||_F plus the mean
+    |log S_real - log S_fake| of the magnitudes (Hann window, centred frames); the mean over the
+    resolutions. 0 for identical audio; it ignores phase, so a vocoder is not punished for a
+    waveform that sounds the same but is shifted by less than a window.
+
+    fake, real: (batch, samples) or (samples,), the same shape. Differentiable (a loss), and
+    the distance ganlib.metrics.multi_resolution_stft_distance reports.
+    Notebook: 07_gan_vocoders.ipynb
+    """
+    if fake.shape != real.shape:
+        raise ValueError(f"fake {tuple(fake.shape)} and real {tuple(real.shape)} must have the same shape")
+    total = fake.new_zeros(())
+    for n_fft, hop, window in resolutions:
+        args = dict(n_fft=n_fft, hop_length=hop, win_length=window, center=True,
+                    window=torch.hann_window(window, device=fake.device), return_complex=True)
+        s_fake = torch.stft(fake.reshape(-1, fake.shape[-1]).float(), **args).abs().clamp(min=eps)
+        s_real = torch.stft(real.reshape(-1, real.shape[-1]).float(), **args).abs().clamp(min=eps)
+        convergence = torch.linalg.norm(s_real - s_fake) / torch.linalg.norm(s_real).clamp(min=eps)
+        log_magnitude = F.l1_loss(torch.log(s_fake), torch.log(s_real))
+        total = total + convergence + log_magnitude
+    return total / len(resolutions)

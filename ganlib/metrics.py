@@ -160,3 +160,67 @@ def score_predictions(probs: torch.Tensor, features: torch.Tensor, *, real_featu
     if labels is not None:
         result["accuracy"] = round(float((probs.argmax(-1) == torch.as_tensor(labels)).float().mean()), 4)
     return result
+
+
+# --- vocoders: how close is resynthesised audio to the original? ----------------------------
+def _pair(generated, reference) -> tuple[torch.Tensor, torch.Tensor]:
+    """Two waveforms (samples,) as float32 tensors cut to the shorter one's length."""
+    generated = torch.as_tensor(generated, dtype=torch.float32).reshape(-1)
+    reference = torch.as_tensor(reference, dtype=torch.float32).reshape(-1)
+    length = min(len(generated), len(reference))
+    return generated[:length], reference[:length]
+
+
+@torch.no_grad()
+def mel_l1_distance(generated, reference, mel_spectrogram) -> float:
+    """Mean |log-mel(generated) - log-mel(reference)| of two waveforms (samples,) with a
+    ganlib.audio.MelSpectrogram, the shorter length of the two (HiFi-GAN's validation
+    "mel error" with its loss mel: fmax None). 0 for identical audio.
+    Notebook: 07_gan_vocoders.ipynb"""
+    generated, reference = _pair(generated, reference)
+    return float(torch.mean(torch.abs(mel_spectrogram(generated) - mel_spectrogram(reference))))
+
+
+@torch.no_grad()
+def multi_resolution_stft_distance(generated, reference) -> float:
+    """ganlib.losses.multi_resolution_stft_loss of two waveforms (samples,), cut to the
+    shorter: spectral convergence + log-magnitude L1 at Parallel WaveGAN's three resolutions.
+    Notebook: 07_gan_vocoders.ipynb"""
+    from .losses import multi_resolution_stft_loss
+
+    generated, reference = _pair(generated, reference)
+    return float(multi_resolution_stft_loss(generated, reference))
+
+
+def pesq_wideband(generated, reference, sample_rate: int) -> float:
+    """Wide-band PESQ (ITU-T P.862.2, the `pesq` package) of a waveform against its reference,
+    both (samples,) at sample_rate, resampled to 16 kHz and cut to the shorter: a MOS-like
+    score from about 1.0 (bad) to 4.64 (identical). It compares waveforms after aligning them,
+    so a vocoder's phase matters less than a sample-by-sample error would make it.
+    Notebook: 07_gan_vocoders.ipynb (chapter 08 uses it for enhancement)"""
+    try:
+        from pesq import pesq
+    except ImportError as error:  # pragma: no cover - pesq is a dependency of ganlib
+        raise ImportError("pesq_wideband needs the `pesq` package: pip install pesq") from error
+    generated, reference = _pair(generated, reference)
+    if sample_rate != 16000:
+        generated, reference = (resample_to(w[None], sample_rate, 16000)[0] for w in (generated, reference))
+    if len(reference) < 16000 // 4:
+        raise ValueError(f"PESQ needs at least 0.25 s of audio, got {len(reference) / 16000:.3f} s")
+    return float(pesq(16000, reference.numpy().astype(np.float64), generated.numpy().astype(np.float64), "wb"))
+
+
+def real_time_factor(synthesise, seconds_of_audio: float, repeats: int = 3) -> float:
+    """How many times faster than real time `synthesise()` (no arguments) makes
+    `seconds_of_audio` seconds of audio: seconds_of_audio / the median of `repeats` timed calls
+    after one warm-up call. Above 1: faster than real time.
+    Notebook: 07_gan_vocoders.ipynb"""
+    import time
+
+    synthesise()
+    times = []
+    for _ in range(max(1, repeats)):
+        start = time.perf_counter()
+        synthesise()
+        times.append(time.perf_counter() - start)
+    return float(seconds_of_audio / np.median(times))

@@ -242,9 +242,17 @@ def generator(preset: str = "cpu", **overrides) -> Generator:
 def fold_weight_norm(module: nn.Module) -> nn.Module:
     """Replace every parametrised weight (weight norm, spectral norm) by the plain weight it
     computes, in place, and return `module`: the same output (to float rounding), one
-    multiplication fewer per layer, and plain `.weight` keys. For inference only."""
+    multiplication fewer per layer, and plain `.weight` keys. For inference only.
+
+    Safe on a copy.deepcopy of a module still in use (a snapshot of a generator in training):
+    a parametrised layer's class is made at parametrisation and shared by its deep copies, and
+    torch's remove_parametrizations deletes the `weight` property from that class, which would
+    break the original too. Each layer gets a class of its own first."""
     for layer in module.modules():
         if parametrize.is_parametrized(layer, "weight"):
+            shared = type(layer)
+            members = {k: v for k, v in vars(shared).items() if k not in ("__dict__", "__weakref__")}
+            layer.__class__ = type(shared.__name__, shared.__bases__, members)
             parametrize.remove_parametrizations(layer, "weight", leave_parametrized=True)
     return module
 

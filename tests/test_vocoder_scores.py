@@ -1,0 +1,114 @@
+"""Chapter 07's measurements: mel L1, multi-resolution STFT distance, PESQ and the real-time
+factor on cases with known answers, the held-out split of the bundled sentences, and
+score_vocoder's comparison with Griffin-Lim."""
+import copy
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from ganlib import audio, losses, metrics, speech
+from ganlib.models import hifigan
+
+
+def _noise(samples=22050, seed=0):
+    return 0.3 * torch.randn(samples, generator=torch.Generator().manual_seed(seed))
+
+
+def test_mel_l1_is_zero_for_the_same_audio_and_log_2_for_twice_as_loud():
+    mel = audio.MelSpectrogram(**{**hifigan.MEL, "fmax": None})
+    x = _noise()  # white noise: every mel band far above the log floor
+    assert metrics.mel_l1_distance(x, x, mel) == 0.0
+    assert metrics.mel_l1_distance(2 * x, x, mel) == pytest.approx(math.log(2), rel=1e-5)
+    # lengths differ by a few samples (a vocoder's output): the shorter length is compared
+    assert metrics.mel_l1_distance(torch.cat([x, torch.zeros(100)]), x, mel) == 0.0
+
+
+def test_multi_resolution_stft_distance_closed_forms():
+    x = _noise()
+    assert metrics.multi_resolution_stft_distance(x, x) == 0.0
+    # S(2x) = 2 S(x): spectral convergence ||S - 2S|| / ||S|| = 1, log-magnitude L1 = log 2, at every resolution
+    assert metrics.multi_resolution_stft_distance(2 * x, x) == pytest.approx(1 + math.log(2), rel=1e-4)
+    # a differentiable loss, for training
+    fake = x.clone().requires_grad_(True)
+    losses.multi_resolution_stft_loss(fake * 1.5, x).backward()
+    assert torch.isfinite(fake.grad).all() and fake.grad.abs().sum() > 0
+    with pytest.raises(ValueError, match=r"fake \(100,\) and real \(99,\)"):
+        losses.multi_resolution_stft_loss(torch.zeros(100), torch.zeros(99))
+
+
+def _speechlike(seconds=2.0, rate=16000, seed=0):
+    rng = np.random.default_rng(seed)
+    t = np.arange(int(seconds * rate)) / rate
+    pitch = 120 + 30 * np.sin(2 * np.pi * 0.7 * t)
+    phase = 2 * np.pi * np.cumsum(pitch) / rate
+    voiced = sum(np.sin(k * phase) / k for k in range(1, 20))
+    envelope = np.clip(np.sin(2 * np.pi * 2 * t), 0, None)  # syllables with pauses
+    return torch.from_numpy(0.3 * voiced * envelope + 0.001 * rng.standard_normal(len(t))).float()
+
+
+def test_pesq_is_highest_for_the_reference_itself_and_drops_with_noise():
+    clean = _speechlike()
+    same = metrics.pesq_wideband(clean, clean, 16000)
+    noise = 0.05 * torch.randn(len(clean), generator=torch.Generator().manual_seed(1))
+    noisy = metrics.pesq_wideband(clean + noise, clean, 16000)
+    assert same > 4.5 and 1.0 <= noisy < same - 1.0
+    # at 22.05 kHz it is resampled to 16 kHz first: about the same score
+    at_22k = metrics.resample_to(clean[None], 16000, 22050)[0]
+    assert metrics.pesq_wideband(at_22k, at_22k, 22050) > 4.5
+    with pytest.raises(ValueError, match="at least 0.25 s"):
+        metrics.pesq_wideband(clean[:1000], clean[:1000], 16000)
+
+
+def test_real_time_factor_times_the_median_call_after_a_warm_up():
+    calls = []
+    rtf = metrics.real_time_factor(lambda: calls.append(1), seconds_of_audio=10.0, repeats=5)
+    assert len(calls) == 6 and rtf > 1000  # an empty call makes 10 s of "audio" far faster than real time
+    slow = metrics.real_time_factor(lambda: __import__("time").sleep(0.02), seconds_of_audio=0.01, repeats=3)
+    assert slow <= 0.5  # 0.01 s of audio in at least 0.02 s
+
+
+def test_the_held_out_sentences_are_the_last_rows_and_never_in_training():
+    training, held_out, every = (speech.speech_dataset(s, fields="id") for s in ("training", "held_out", "all"))
+    ids = [every[i] for i in range(len(every))]
+    assert len(held_out) == speech.HELD_OUT == 15 and len(training) + len(held_out) == len(every) == 195
+    assert [held_out[i] for i in range(len(held_out))] == ids[-15:]
+    assert not {training[i] for i in range(len(training))} & set(ids[-15:])
+    with pytest.raises(ValueError, match="subset must be one of"):
+        speech.speech_dataset("validation")
+
+
+class _Oracle:
+    """A 'vocoder' that returns the original waveform of each mel it is given."""
+
+    def __init__(self, clips):
+        self.mel_spectrogram = audio.MelSpectrogram(**hifigan.MEL)
+        self.sample_rate = 22050
+        self.originals = [(self.mel_spectrogram(w), w) for _, w in clips]
+
+    def __call__(self, mel):
+        return next(w for m, w in self.originals if m.shape == mel.shape and torch.equal(m, mel))
+
+
+def test_score_vocoder_compares_with_griffin_lim_on_the_same_mels():
+    clips = speech.load_sentences("held_out", limit=2)
+    report = speech.score_vocoder(_Oracle(clips), clips)
+    perfect, baseline = report["vocoder"], report["griffin_lim"]
+    assert perfect["mel_l1"] == 0 and perfect["mr_stft"] == 0 and perfect["pesq"] > 4.5
+    assert baseline["mel_l1"] > 0.05 and baseline["mr_stft"] > 0.5 and 1.0 < baseline["pesq"] < 4.0
+    assert report["below_griffin_lim"] == {"mel_l1": 1.0, "mr_stft": 1.0} and report["pesq_gain"] > 0.5
+    assert speech.meets_bar(report) and [row["id"] for row in perfect["per_clip"]] == [c for c, _ in clips]
+    # Griffin-Lim is seeded: the same scores again
+    assert speech.score_vocoder(_Oracle(clips), clips, pesq=False)["griffin_lim"]["mr_stft"] == baseline["mr_stft"]
+    untrained = speech.score_vocoder(hifigan.Vocoder(hifigan.generator("cpu"), device="cpu"), clips, pesq=False)
+    assert not speech.meets_bar(untrained) and untrained["below_griffin_lim"]["mel_l1"] < 0
+
+
+def test_folding_a_snapshot_leaves_the_training_generator_working():
+    generator = hifigan.generator("cpu")
+    mel = torch.randn(1, 80, 4, generator=torch.Generator().manual_seed(0))
+    snapshot = hifigan.fold_weight_norm(copy.deepcopy(generator))
+    torch.testing.assert_close(snapshot(mel), generator(mel), atol=1e-6, rtol=0)
+    assert "conv_pre.parametrizations.weight.original0" in generator.state_dict()
+    assert "conv_pre.weight" in snapshot.state_dict()

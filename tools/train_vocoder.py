@@ -1,0 +1,127 @@
+"""Train and export the course's HiFi-GAN (chapter 07) on the bundled sentences, resumably.
+
+    python tools/train_vocoder.py train --preset cpu --minutes 60      # resumes runs/hifigan_cpu/
+    python tools/train_vocoder.py export --run hifigan_cpu --name hifigan_cpu   # -> data/checkpoints/, scored
+
+`train` uses the paper's recipe through ganlib.train (hifigan.trainer_options) on all but the
+last 15 sentences, and every --eval-every steps scores the generator on those 15 held-out
+sentences against Griffin-Lim (ganlib.speech.score_vocoder) into runs/<run>/scores.jsonl.
+`export` ships the generator (weight norm kept, float32) with a JSON beside it: the commands
+that trained it, the steps and hours, and its held-out scores next to Griffin-Lim's.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from ganlib import audio, config, speech  # noqa: E402
+from ganlib.models import hifigan  # noqa: E402
+from ganlib.train import Trainer, atomic_save  # noqa: E402
+
+
+def make_trainer(args, run_dir: Path) -> Trainer:
+    settings = hifigan.PRESETS[args.preset]
+    data = speech.speech_dataset("training", segment_length=settings["segment_length"],
+                                 mel=audio.MelSpectrogram(**settings["mel"]), fields=("audio", "mel"), cache=True,
+                                 generator=torch.Generator().manual_seed(args.seed))
+    loader = torch.utils.data.DataLoader(data, batch_size=args.batch_size or settings["batch_size"], shuffle=True,
+                                         drop_last=True, generator=torch.Generator().manual_seed(args.seed))
+    generator, discriminator = hifigan.build(args.preset)
+    return Trainer(generator, discriminator, loader, checkpoint_dir=run_dir, checkpoint_every=250,
+                   progress=False, log_every=50, device="cpu",
+                   **hifigan.trainer_options(generator, discriminator, args.preset))
+
+
+def train(args) -> None:
+    config.seed_everything(args.seed)
+    torch.set_num_threads(args.threads)
+    run_dir = ROOT / "runs" / (args.run or f"hifigan_{args.preset}")
+    run_dir.mkdir(parents=True, exist_ok=True)
+    settings = {k: getattr(args, k) for k in ("preset", "batch_size", "seed")}
+    if (run_dir / "settings.json").is_file() and json.loads((run_dir / "settings.json").read_text()) != settings:
+        raise SystemExit(f"{run_dir} was trained with other settings: {(run_dir / 'settings.json').read_text()}")
+    (run_dir / "settings.json").write_text(json.dumps(settings, indent=2) + "\n")
+    with open(run_dir / "commands.txt", "a") as file:
+        file.write("python tools/train_vocoder.py " + " ".join(sys.argv[1:]) + "\n")
+    trainer = make_trainer(args, run_dir)
+    clips = speech.load_sentences("held_out")
+    deadline = time.time() + 60 * args.minutes
+    trainer.fit(0)  # resume
+    while time.time() < deadline and trainer.step < args.steps:
+        start, steps_before = time.time(), trainer.step
+        trainer.fit(min(trainer.step + args.eval_every, args.steps))
+        seconds = time.time() - start
+        vocoder = hifigan.Vocoder(trainer.generator, hifigan.audio.MelSpectrogram(**hifigan.PRESETS[args.preset]["mel"]),
+                                  device="cpu")
+        report = speech.score_vocoder(vocoder, clips)
+        record = {"step": trainer.step, "seconds": round(seconds, 1),
+                  "seconds_per_step": round(seconds / max(trainer.step - steps_before, 1), 3),
+                  **{k: round(v, 4) for k, v in trainer.history.last().items()},
+                  **{f"held_out_{k}": report["vocoder"][k] for k in ("mel_l1", "mr_stft", "pesq")},
+                  "below_griffin_lim": report["below_griffin_lim"], "pesq_gain": report["pesq_gain"]}
+        with open(run_dir / "scores.jsonl", "a") as file:
+            file.write(json.dumps(record) + "\n")
+        print(json.dumps(record), flush=True)
+
+
+def export(args) -> None:
+    """Ship a run's generator to data/checkpoints/<name>.pt with its scores in <name>.json."""
+    run_dir = ROOT / "runs" / args.run
+    settings = json.loads((run_dir / "settings.json").read_text())
+    torch.set_num_threads(args.threads)
+    checkpoint = torch.load(run_dir / "last.pt", map_location="cpu", weights_only=True)
+    records = [json.loads(line) for line in (run_dir / "scores.jsonl").read_text().splitlines()]
+    info = {"model": "hifigan", "preset": settings["preset"], "steps": checkpoint["step"],
+            "batch_size": settings["batch_size"] or hifigan.PRESETS[settings["preset"]]["batch_size"],
+            "segment_length": hifigan.PRESETS[settings["preset"]]["segment_length"],
+            "commands": (run_dir / "commands.txt").read_text().splitlines()}
+    path = speech.CHECKPOINTS / f"{args.name or args.run}.pt"
+    atomic_save({"info": info, "generator": checkpoint["generator"]}, path)
+    vocoder = hifigan.Vocoder.from_checkpoint(path, preset=settings["preset"], device="cpu")  # what was shipped
+    report = speech.score_vocoder(vocoder)
+    result = {**info, "train_hours": round(sum(r["seconds"] for r in records) / 3600, 2),
+              "machine": f"{platform.machine()}, {args.threads} thread(s), torch {torch.__version__}",
+              "held_out": [clip_id for clip_id, _ in speech.load_sentences("held_out")],
+              "scores": {k: report[k] for k in ("vocoder", "griffin_lim")},
+              "below_griffin_lim": report["below_griffin_lim"], "pesq_gain": report["pesq_gain"],
+              "meets_bar": speech.meets_bar(report),
+              "score_command": "ganlib.speech.score_vocoder(Vocoder.from_checkpoint(path, preset='cpu'))",
+              "export_command": "python tools/train_vocoder.py " + " ".join(sys.argv[1:]),
+              "history": [{k: r[k] for k in ("step", "seconds", "held_out_mel_l1", "held_out_mr_stft", "held_out_pesq")
+                          if k in r} for r in records],
+              "size_mb": round(path.stat().st_size / 1e6, 2)}
+    path.with_suffix(".json").write_text(json.dumps(result, indent=2) + "\n")
+    print(json.dumps(result, indent=2))
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    commands = parser.add_subparsers(dest="command", required=True)
+    t = commands.add_parser("train", help="train (or resume) HiFi-GAN on the bundled sentences")
+    t.add_argument("--preset", choices=tuple(hifigan.PRESETS), default="cpu")
+    t.add_argument("--run", help="folder name under runs/ (default hifigan_<preset>)")
+    t.add_argument("--minutes", type=float, default=60)
+    t.add_argument("--steps", type=int, default=10**9)
+    t.add_argument("--eval-every", type=int, default=250)
+    t.add_argument("--batch-size", type=int, default=None)
+    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--threads", type=int, default=1)
+    e = commands.add_parser("export", help="ship a run's generator to data/checkpoints/, scored")
+    e.add_argument("--run", required=True, help="a folder name under runs/, e.g. hifigan_cpu")
+    e.add_argument("--name", help="file name under data/checkpoints/ (default: the run's)")
+    e.add_argument("--threads", type=int, default=1)
+    args = parser.parse_args(argv)
+    {"train": train, "export": export}[args.command](args)
+
+
+if __name__ == "__main__":
+    main()
