@@ -360,6 +360,7 @@ class Trainer:
         self.extra_generator_loss = extra_generator_loss
 
         self.step = 0
+        self.interrupted = False  # set by fit() when Ctrl-C stopped it
         self.epoch = 0
         self.history = History()
         self.last_checkpoint: Path | None = None
@@ -532,9 +533,11 @@ class Trainer:
     def fit(self, steps: int) -> History:
         """Train until `self.step == steps` (a total, so a resumed run continues to the same
         end). Resumes from checkpoint_dir/last.pt first if there is one and resume is True.
-        Returns the history. Ctrl-C / "interrupt kernel" stops cleanly (and checkpoints)."""
+        Returns the history. Ctrl-C / "interrupt kernel" stops cleanly (and checkpoints), and
+        sets .interrupted, so that a script calling fit in a loop can stop too."""
         if not isinstance(steps, int) or steps < 0:
             raise ValueError(f"steps must be an int >= 0, got {steps!r}")
+        self.interrupted = False
         if self.resume and self.step == 0 and self.checkpoint_dir is not None \
                 and (self.checkpoint_dir / CHECKPOINT_NAME).is_file():
             self.load_checkpoint(self.checkpoint_dir / CHECKPOINT_NAME)
@@ -559,6 +562,7 @@ class Trainer:
             if self.checkpoint_dir is not None and self.step != self._checkpoint_step:
                 self.save_checkpoint()
         except KeyboardInterrupt:
+            self.interrupted = True
             self._flush(bar)
             message = f"interrupted at step {self.step}"
             if self.checkpoint_dir is not None:

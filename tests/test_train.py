@@ -123,13 +123,14 @@ def test_interrupt_returns_what_was_trained_and_checkpoints(tmp_path, capsys):
 
     trainer = make_trainer(tmp_path, callbacks=[(6, press_stop)])
     history = trainer.fit(100)
-    assert trainer.step == 6 and len(history) == 6
+    assert trainer.step == 6 and len(history) == 6 and trainer.interrupted
     assert "interrupted at step 6" in capsys.readouterr().out
     assert load_checkpoint(tmp_path / "last.pt")["step"] == 6
     # and the training continues from there
     again = make_trainer(tmp_path)
+    assert not again.interrupted
     again.fit(8)
-    assert again.step == 8 and len(again.history) == 8
+    assert again.step == 8 and len(again.history) == 8 and not again.interrupted
 
 
 def test_interrupt_without_a_checkpoint_folder_still_returns(capsys):

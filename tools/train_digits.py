@@ -135,6 +135,8 @@ def train_gan(args) -> None:
     while time.time() < deadline and trainer.step < args.steps:
         start, steps_before = time.time(), trainer.step
         trainer.fit(min(trainer.step + args.eval_every, args.steps))
+        if trainer.interrupted:  # Ctrl-C: the trainer saved its checkpoint; stop here
+            break
         seconds = time.time() - start
         generator = trainer.generator_ema if trainer.generator_ema is not None else trainer.generator
         snapshot = wavegan.Pretrained(generator, sample_rate, transform, {})

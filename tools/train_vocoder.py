@@ -59,6 +59,8 @@ def train(args) -> None:
     while time.time() < deadline and trainer.step < args.steps:
         start, steps_before = time.time(), trainer.step
         trainer.fit(min(trainer.step + args.eval_every, args.steps))
+        if trainer.interrupted:  # Ctrl-C: the trainer saved its checkpoint; stop here
+            break
         seconds = time.time() - start
         vocoder = hifigan.Vocoder(trainer.generator, hifigan.audio.MelSpectrogram(**hifigan.PRESETS[args.preset]["mel"]),
                                   device="cpu")
