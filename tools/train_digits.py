@@ -192,7 +192,7 @@ def readme(args) -> None:
             "|---|---|---|---|---|---|---|---|---|---|"]
     for path in sorted(CHECKPOINTS.glob("*.json")):
         report = json.loads(path.read_text())
-        if "scores" not in report:
+        if "real_training_clips" not in report:  # the classifier, or not a digit generator (hifigan_cpu)
             continue
         s, real = report["scores"], report["real_training_clips"]
         accuracy = f"{s['accuracy']:.1%}" if "accuracy" in s else "-"

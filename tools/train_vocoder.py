@@ -2,6 +2,7 @@
 
     python tools/train_vocoder.py train --preset cpu --minutes 60      # resumes runs/hifigan_cpu/
     python tools/train_vocoder.py export --run hifigan_cpu --name hifigan_cpu   # -> data/checkpoints/, scored
+    python tools/train_vocoder.py readme             # data/checkpoints/README.md's vocoder table
 
 `train` uses the paper's recipe through ganlib.train (hifigan.trainer_options) on all but the
 last 15 sentences, and every --eval-every steps scores the generator on those 15 held-out
@@ -105,6 +106,27 @@ def export(args) -> None:
     print(json.dumps(result, indent=2))
 
 
+def readme(args) -> None:
+    """Rewrite the vocoder table of data/checkpoints/README.md from the hifigan_*.json files."""
+    rows = ["| vocoder | steps | hours | mel L1 | MR-STFT | PESQ (wide band) | meets the bar |",
+            "|---|---|---|---|---|---|---|"]
+    for path in sorted(speech.CHECKPOINTS.glob("hifigan_*.json")):
+        report = json.loads(path.read_text())
+        for name, label in (("vocoder", f"`{path.stem}`"), ("griffin_lim", "Griffin-Lim, 32 iterations, same mels")):
+            s = report["scores"][name]
+            steps, hours = (f"{report['steps']:,}", report["train_hours"]) if name == "vocoder" else ("", "")
+            bar = ("yes" if report["meets_bar"] else "no") if name == "vocoder" else ""
+            rows.append(f"| {label} | {steps} | {hours} | {s['mel_l1']:.3f} | {s['mr_stft']:.3f} | {s['pesq']:.2f} | {bar} |")
+        below = report["below_griffin_lim"]
+        rows.append(f"| below Griffin-Lim | | | {below['mel_l1']:.0%} | {below['mr_stft']:.0%} | {report['pesq_gain']:+.2f} | |")
+    target = speech.CHECKPOINTS / "README.md"
+    text = target.read_text()
+    start, end = "<!-- vocoder:start -->", "<!-- vocoder:end -->"
+    head, rest = text.split(start)
+    target.write_text(head + start + "\n" + "\n".join(rows) + "\n" + end + rest.split(end)[1])
+    print("\n".join(rows))
+
+
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -121,8 +143,9 @@ def main(argv=None) -> None:
     e.add_argument("--run", required=True, help="a folder name under runs/, e.g. hifigan_cpu")
     e.add_argument("--name", help="file name under data/checkpoints/ (default: the run's)")
     e.add_argument("--threads", type=int, default=1)
+    commands.add_parser("readme", help="rewrite data/checkpoints/README.md's vocoder table from the JSONs")
     args = parser.parse_args(argv)
-    {"train": train, "export": export}[args.command](args)
+    {"train": train, "export": export, "readme": readme}[args.command](args)
 
 
 if __name__ == "__main__":
