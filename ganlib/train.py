@@ -7,8 +7,10 @@ The seed's 7-step algorithm, grown up:
             real, condition = next batch
             fake = G(z[, condition])   or   G(condition)   (a vocoder)
             d_loss = loss(D(real), D(fake.detach())) [+ gp_weight * GP] [+ r1_weight / 2 * R1]
+                     [+ classifier_weight * CE(D's class logits on real, labels)]
             update D
-        g_loss = loss(D(fake)) [+ extra generator losses]  # step 6: train the generator
+        g_loss = loss(D(fake)) [+ classifier_weight * CE(D's class logits on fake, labels)]
+                 [+ extra generator losses]               # step 6: train the generator
         update G (and its moving average, if ema_decay is set)
 
 What the loop adds around it: device placement, bf16 mixed precision, gradient clipping, a
@@ -23,7 +25,9 @@ Conventions:
     (labels for a conditional GAN, a mel spectrogram for a vocoder), or a dict with keys
     "real" and optionally "condition".
   * a discriminator returns logits (batch, ...), or a list of them (one per sub-discriminator),
-    or a tuple `(logits, features)` where features are its feature maps (for feature matching).
+    or a tuple `(logits, features)` where features are its feature maps (for feature matching),
+    or a dict {"logits": ..., "features": [...], "classes": (batch, num_classes)}, "classes"
+    being an auxiliary classifier's logits (AC-GAN, see classifier_weight).
 
 Notebooks: 02_first_gan.ipynb (introduced), 03_stabilizing_gans.ipynb, and every chapter after.
 """
@@ -42,6 +46,7 @@ from typing import Any, Callable, Iterable, Sequence
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from . import config, losses
@@ -61,14 +66,23 @@ class CheckpointMismatchError(ValueError):
 # --- discriminator outputs ----------------------------------------------------------------
 @dataclass
 class DiscriminatorOutput:
-    """A discriminator's answer, normalised: a list of logit tensors and a list of feature maps."""
+    """A discriminator's answer, normalised: a list of logit tensors, a list of feature maps,
+    and an auxiliary classifier's class logits (batch, num_classes) or None."""
     logits: list
     features: list = field(default_factory=list)
+    classes: torch.Tensor | None = None
 
     @classmethod
     def of(cls, output) -> "DiscriminatorOutput":
         if isinstance(output, DiscriminatorOutput):
             return output
+        if isinstance(output, dict):
+            unknown = set(output) - {"logits", "features", "classes"}
+            if "logits" not in output or unknown:
+                raise TypeError(f"a discriminator's dict needs 'logits' (and may have 'features', 'classes'), "
+                                f"got keys {sorted(output)}")
+            inner = cls.of(output["logits"])
+            return cls(inner.logits, list(output.get("features", [])), output.get("classes"))
         if isinstance(output, torch.Tensor):
             return cls([output])
         if isinstance(output, tuple) and len(output) == 2 and not isinstance(output[1], torch.Tensor):
@@ -77,7 +91,7 @@ class DiscriminatorOutput:
         if isinstance(output, (list, tuple)) and all(isinstance(o, torch.Tensor) for o in output):
             return cls(list(output))
         raise TypeError("a discriminator must return logits (a tensor), a list of logit tensors, "
-                        f"or a tuple (logits, feature_maps); got {type(output).__name__}")
+                        f"a tuple (logits, feature_maps) or a dict; got {type(output).__name__}")
 
 
 @dataclass
@@ -280,6 +294,11 @@ class Trainer:
         lr_d different from lr is TTUR (Heusel et al., 2017).
     n_critic: discriminator updates per generator update (5 in WGAN-GP).
     gp_weight: WGAN-GP's lambda (10 in the paper). r1_weight: R1's gamma (penalty gamma/2 E||grad||^2).
+    classifier_weight: AC-GAN (Odena, Olah and Shlens, 2017) for a class-conditional GAN whose
+        discriminator also classifies (returns "classes"): D learns to classify the real batch
+        (cross-entropy with its labels, weighted), G to make fakes D classifies as the labels
+        they were asked for. D never learns classes from fakes, so it cannot be fooled into
+        accepting badly made ones as a class. 0: off.
     grad_clip: clip each network's gradient norm to this (None: no clipping, norms still logged).
     ema_decay: keep an exponential moving average of the generator (e.g. 0.999), used by sample().
     ema_warmup: at step t the average's decay is min(ema_decay, (1 + t) / (10 + t)), so it
@@ -303,7 +322,8 @@ class Trainer:
                  loss: str = "nonsaturating", latent_dim: int | None = None,
                  g_optimizer=None, d_optimizer=None, lr: float = 2e-4, lr_d: float | None = None,
                  betas: tuple[float, float] = (0.5, 0.999), n_critic: int = 1,
-                 gp_weight: float = 0.0, r1_weight: float = 0.0, grad_clip: float | None = None,
+                 gp_weight: float = 0.0, r1_weight: float = 0.0, classifier_weight: float = 0.0,
+                 grad_clip: float | None = None,
                  ema_decay: float | None = None, ema_warmup: bool = True, precision: str = "auto", device=None,
                  checkpoint_dir: str | os.PathLike | None = None, checkpoint_every: int | None = None,
                  resume: bool = True, log_every: int = 25, callbacks: Sequence = (),
@@ -319,7 +339,7 @@ class Trainer:
         for name, value in (("n_critic", n_critic), ("log_every", log_every)):
             if not isinstance(value, int) or value < 1:
                 raise ValueError(f"{name} must be an int >= 1, got {value!r}")
-        for name, value in (("gp_weight", gp_weight), ("r1_weight", r1_weight)):
+        for name, value in (("gp_weight", gp_weight), ("r1_weight", r1_weight), ("classifier_weight", classifier_weight)):
             if value < 0:
                 raise ValueError(f"{name} must be >= 0, got {value}")
         if ema_decay is not None and not 0.0 < ema_decay < 1.0:
@@ -339,6 +359,7 @@ class Trainer:
         self.d_optimizer = _make_optimizer(d_optimizer, self.discriminator, lr if lr_d is None else lr_d, betas)
         self.g_scheduler, self.d_scheduler = g_scheduler, d_scheduler
         self.n_critic, self.gp_weight, self.r1_weight = n_critic, gp_weight, r1_weight
+        self.classifier_weight = classifier_weight
         self.grad_clip = grad_clip
         self.ema_decay, self.ema_warmup = ema_decay, ema_warmup
         self.generator_ema = None
@@ -392,6 +413,13 @@ class Trainer:
         if condition is not None and self.latent_dim is not None:  # class-conditional GAN
             return DiscriminatorOutput.of(self.discriminator(x, condition))
         return DiscriminatorOutput.of(self.discriminator(x))
+
+    def _classification_loss(self, output: DiscriminatorOutput, labels) -> torch.Tensor:
+        """Cross-entropy of the discriminator's auxiliary class logits with the batch's labels."""
+        if output.classes is None or not isinstance(labels, torch.Tensor):
+            raise ValueError("classifier_weight needs class labels in the batch ((real, labels)) and a "
+                             "discriminator that returns class logits ({'logits': ..., 'classes': ...})")
+        return F.cross_entropy(output.classes.float(), labels.long())
 
     def _mean_output(self, logits: list) -> torch.Tensor:
         """Mean D output over all sub-discriminators: a probability for minimax losses."""
@@ -462,6 +490,10 @@ class Trainer:
                 penalty = losses.r1_penalty(lambda x: self._discriminate(x, condition).logits, real)
                 d_loss = d_loss + 0.5 * self.r1_weight * penalty
                 record["r1"] = penalty.detach()
+            if self.classifier_weight:
+                classification = self._classification_loss(d_real, condition)
+                d_loss = d_loss + self.classifier_weight * classification
+                record["d_class"] = classification.detach()
             self.d_optimizer.zero_grad(set_to_none=True)
             d_loss.backward()
             grad_norm_d = self._clip(self.discriminator)
@@ -473,6 +505,10 @@ class Trainer:
             with self._autocast():
                 d_fake_for_g = self._discriminate(fake, condition)
                 g_loss = losses.generator_loss([l.float() for l in d_fake_for_g.logits], self.loss)
+                if self.classifier_weight:
+                    classification = self._classification_loss(d_fake_for_g, condition)
+                    g_loss = g_loss + self.classifier_weight * classification
+                    record["g_class"] = classification.detach()
                 if self.extra_generator_loss is not None:
                     extras = self.extra_generator_loss(
                         GeneratorStep(real, condition, fake, d_fake_for_g, self))
@@ -610,6 +646,7 @@ class Trainer:
             "epoch_rng": self._epoch_rng,
             "history": self.history.state_dict(),
             "settings": {"loss": self.loss, "n_critic": self.n_critic, "gp_weight": self.gp_weight,
+                         "classifier_weight": self.classifier_weight,
                          "r1_weight": self.r1_weight, "latent_dim": self.latent_dim,
                          "ema_decay": self.ema_decay, "ema_warmup": self.ema_warmup, "precision": self.precision},
         }

@@ -4,6 +4,7 @@ feature-map discriminators, extra generator losses)."""
 import math
 import pickle
 
+import numpy as np
 import pytest
 import torch
 from torch import nn
@@ -390,3 +391,47 @@ def test_no_gpu_synchronisation_inside_a_step_on_cuda():
             trainer.train_step()
     finally:
         torch.cuda.set_sync_debug_mode("default")
+
+
+class ClassifyingDiscriminator(nn.Module):
+    """A conditional discriminator with an auxiliary classifier (AC-GAN): a dict answer."""
+
+    def __init__(self):
+        super().__init__()
+        self.body = nn.Sequential(nn.Linear(2, 16), nn.LeakyReLU(0.2))
+        self.judge, self.classes = nn.Linear(16, 1), nn.Linear(16, 3)
+
+    def forward(self, x, label=None):
+        h = self.body(x)
+        return {"logits": self.judge(h), "classes": self.classes(h)}
+
+
+def test_auxiliary_classifier_teaches_d_to_classify_and_g_to_make_the_asked_class():
+    ganlib.config.seed_everything(0)
+    labels = torch.randint(3, (120,))
+    points = toy.ring_centers(3)[labels] + 0.05 * torch.randn(120, 2)
+    data = DataLoader(TensorDataset(points, labels), batch_size=24, shuffle=True)
+    trainer = Trainer(ConditionalGenerator(), ClassifyingDiscriminator(), data, loss="hinge", progress=False,
+                      classifier_weight=1.0, device="cpu", log_every=1, lr=5e-3)
+    trainer.fit(150)
+    d_class, g_class = trainer.history["d_class"], trainer.history["g_class"]
+    assert np.mean(d_class[-10:]) < 0.3 * np.mean(d_class[:5])  # D learns the classes of real points
+    assert np.mean(g_class[-10:]) < 0.5 * np.mean(g_class[:5])  # G learns to make them
+    # the fakes asked for class k land nearest ring centre k
+    asked = torch.arange(3).repeat(20)
+    with torch.no_grad():
+        samples = trainer.sample(condition=asked)
+    nearest = torch.cdist(samples, toy.ring_centers(3)).argmin(dim=1)
+    assert (nearest == asked).float().mean() > 0.8
+
+
+def test_classifier_weight_needs_class_logits_and_labels():
+    data = DataLoader(TensorDataset(torch.randn(8, 2), torch.randint(3, (8,))), batch_size=4)
+    trainer = Trainer(ConditionalGenerator(), FeatureDiscriminator(), data, classifier_weight=1.0,
+                      progress=False, device="cpu")
+    with pytest.raises(ValueError, match="classifier_weight needs class labels"):
+        trainer.fit(1)
+    with pytest.raises(ValueError, match="classifier_weight must be >= 0"):
+        Trainer(ConditionalGenerator(), FeatureDiscriminator(), data, classifier_weight=-1.0)
+    with pytest.raises(TypeError, match="needs 'logits'"):
+        ganlib.train.DiscriminatorOutput.of({"classes": torch.zeros(2, 3)})

@@ -168,3 +168,13 @@ def test_random_shift_moves_each_clip_with_zeros_shifted_in_and_passes_gradients
     y.sum().backward()
     assert x.grad is not None and x.grad.abs().sum() > 0
     assert wavegan.random_shift(torch.randn(4, 100), 5).shape == (4, 100)  # (batch, samples) too
+
+
+def test_auxiliary_classifier_discriminator_returns_logits_and_class_logits():
+    generator, discriminator = wavegan.build("wavegan", "cpu", conditional=True, d=4, auxiliary_classifier=True)
+    labels = torch.tensor([0, 3, 9])
+    out = discriminator(generator(torch.randn(3, 100), labels), labels)
+    assert set(out) == {"logits", "classes"}
+    assert out["logits"].shape == (3, 1) and out["classes"].shape == (3, 10)
+    with pytest.raises(ValueError, match="auxiliary_classifier needs a conditional discriminator"):
+        wavegan.build("wavegan", "cpu", conditional=False, d=4, auxiliary_classifier=True)

@@ -70,12 +70,17 @@ def model_from(path):
 
 def run_name(args) -> str:
     shift = f"_shift{args.augment_shift}" if getattr(args, "augment_shift", 0) else ""
-    return f"{'c' if args.conditional else ''}{args.model}_{args.preset}_{args.recipe}{shift}"
+    ac = f"_ac{args.auxiliary_classifier:g}" if getattr(args, "auxiliary_classifier", 0) else ""
+    return f"{'c' if args.conditional else ''}{args.model}_{args.preset}_{args.recipe}{shift}{ac}"
 
 
 def make_trainer(args, run_dir: Path):
     recipe = wavegan.RECIPES[args.recipe]
-    generator, discriminator = wavegan.build(args.model, args.preset, args.conditional, args.recipe)
+    ac_weight = getattr(args, "auxiliary_classifier", 0)
+    if ac_weight and not (args.conditional and args.model == "wavegan"):
+        raise SystemExit("--auxiliary-classifier is for the conditional WaveGAN (--conditional --model wavegan)")
+    generator, discriminator = wavegan.build(args.model, args.preset, args.conditional, args.recipe,
+                                             **({"auxiliary_classifier": True} if ac_weight else {}))
     if args.model == "wavegan":
         sample_rate, length = generator.sample_rate, generator.length
         audio, labels = load_digits("training", sample_rate, length)
@@ -94,6 +99,8 @@ def make_trainer(args, run_dir: Path):
     shift = getattr(args, "augment_shift", 0)
     if shift:
         recipe = {**recipe, "trainer": {**recipe["trainer"], "discriminate": wavegan.shifted_discriminate(shift)}}
+    if ac_weight:
+        recipe = {**recipe, "trainer": {**recipe["trainer"], "classifier_weight": ac_weight}}
     trainer = Trainer(generator, discriminator, loader, checkpoint_dir=run_dir, checkpoint_every=500,
                       progress=False, log_every=50, **recipe["trainer"])
     return trainer, transform, sample_rate
@@ -120,6 +127,8 @@ def train_gan(args) -> None:
     settings = {k: getattr(args, k) for k in ("model", "preset", "recipe", "conditional", "batch_size", "seed")}
     if args.augment_shift:
         settings["augment_shift"] = args.augment_shift
+    if args.auxiliary_classifier:
+        settings["auxiliary_classifier"] = args.auxiliary_classifier
     if (run_dir / "settings.json").is_file() and json.loads((run_dir / "settings.json").read_text()) != settings:
         raise SystemExit(f"{run_dir} was trained with other settings: {(run_dir / 'settings.json').read_text()}")
     (run_dir / "settings.json").write_text(json.dumps(settings, indent=2) + "\n")
@@ -162,6 +171,7 @@ def export(args) -> None:
     generator = trainer.generator_ema or trainer.generator
     info = {"model": settings.model, "preset": settings.preset, "recipe": settings.recipe,
             "conditional": settings.conditional, "augment_shift": getattr(settings, "augment_shift", 0),
+            "auxiliary_classifier": getattr(settings, "auxiliary_classifier", 0),
             "steps": trainer.step,
             "batch_size": settings.batch_size or wavegan.RECIPES[settings.recipe]["batch_size"],
             "commands": (run_dir / "commands.txt").read_text().splitlines()}
@@ -229,6 +239,8 @@ def main(argv=None) -> None:
     g.add_argument("--batch-size", type=int, default=None)
     g.add_argument("--augment-shift", type=int, default=0,
                    help="DiffAugment: shift real and fake clips by up to this many samples before D")
+    g.add_argument("--auxiliary-classifier", type=float, default=0.0, metavar="WEIGHT",
+                   help="AC-GAN: the conditional discriminator also classifies, with this loss weight")
     g.add_argument("--seed", type=int, default=0)
     g.add_argument("--threads", type=int, default=1)
     e = commands.add_parser("export", help="ship a run's generator to data/checkpoints/, scored")

@@ -180,11 +180,15 @@ class WaveGANDiscriminator(nn.Module):
 
     phase_shuffle: n of phase shuffle (2 in the paper; 0 turns it off). spectral_norm: wrap
     every layer in spectral normalisation (the course's CPU recipe, with the hinge loss).
+    auxiliary_classifier: also classify the clip (AC-GAN; a conditional discriminator only):
+    forward then returns {"logits": (batch, 1), "classes": (batch, num_classes)}, which
+    ganlib.train.Trainer(classifier_weight=...) trains.
     """
 
     def __init__(self, d: int = 64, length: int = 16384, channels: int = 1, kernel_size: int = 25,
                  stride: int = 4, num_layers: int = 5, phase_shuffle: int = 2,
-                 num_classes: int | None = None, spectral_norm: bool = False):
+                 num_classes: int | None = None, spectral_norm: bool = False,
+                 auxiliary_classifier: bool = False):
         super().__init__()
         self.length, self.channels, self.phase_shuffle = length, channels, phase_shuffle
         base = _check_length(length, stride, num_layers)
@@ -196,8 +200,11 @@ class WaveGANDiscriminator(nn.Module):
             self.convs.append(wrap(nn.Conv1d(width, out, kernel_size, stride, padding=(kernel_size - stride + 1) // 2)))
             width = out
         self.head = _Projection(base * width, num_classes, wrap)
+        if auxiliary_classifier and not num_classes:
+            raise ValueError("auxiliary_classifier needs a conditional discriminator (num_classes)")
+        self.classifier = wrap(nn.Linear(base * width, num_classes)) if auxiliary_classifier else None
 
-    def forward(self, x: torch.Tensor, label: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, label: torch.Tensor | None = None):
         if x.dim() == 2:
             x = x.unsqueeze(1)
         if x.shape[1:] != (self.channels, self.length):
@@ -206,7 +213,10 @@ class WaveGANDiscriminator(nn.Module):
             x = F.leaky_relu(conv(x), 0.2)
             if self.training and i < len(self.convs) - 1:
                 x = phase_shuffle(x, self.phase_shuffle)
-        return self.head(x.flatten(1), label)
+        logits = self.head(x.flatten(1), label)
+        if self.classifier is None:
+            return logits
+        return {"logits": logits, "classes": self.classifier(x.flatten(1))}
 
 
 class SpecGANGenerator(nn.Module):
@@ -317,7 +327,7 @@ def wavegan(preset: str = "cpu", conditional: bool = False, num_classes: int = 1
         raise ValueError(f"preset must be one of {sorted(WAVEGAN_PRESETS)}, got {preset!r}")
     settings = {**WAVEGAN_PRESETS[preset], **overrides}
     classes = num_classes if conditional else None
-    d_only = {k: settings.pop(k) for k in ("phase_shuffle", "spectral_norm") if k in settings}
+    d_only = {k: settings.pop(k) for k in ("phase_shuffle", "spectral_norm", "auxiliary_classifier") if k in settings}
     upsample = settings.pop("upsample", "transposed")
     generator = WaveGANGenerator(d=settings["d"], latent_dim=settings["latent_dim"], length=settings["length"],
                                  num_classes=classes, sample_rate=settings["sample_rate"], upsample=upsample)
