@@ -1,14 +1,15 @@
 """The shipped checkpoints (data/checkpoints/): small, documented, loadable with weights_only,
 and as good as their JSON says, recomputed here (issue bars: IS ratio >= 0.6, conditional
-accuracy >= 0.8, classifier >= 95 % on held-out speakers)."""
+accuracy >= 0.8, classifier >= 95 % on held-out speakers; the HiFi-GAN vocoder's mel L1 and
+MR-STFT distance >= 30 % below Griffin-Lim's and PESQ above it, on the held-out sentences)."""
 import json
 
 import pytest
 import torch
 
-from ganlib import digits
+from ganlib import digits, speech
 from ganlib.models import classifier as classifier_module
-from ganlib.models import wavegan
+from ganlib.models import hifigan, wavegan
 
 CHECKPOINTS = digits.CHECKPOINTS
 GENERATORS = ["wavegan_cpu", "conditional_wavegan_cpu"]
@@ -20,11 +21,12 @@ def report(name: str) -> dict:
 
 def test_every_checkpoint_is_at_most_10_mb_and_has_its_json_with_the_command():
     shipped = sorted(CHECKPOINTS.glob("*.pt"))
-    assert {p.stem for p in shipped} >= {"digit_classifier", *GENERATORS}
+    assert {p.stem for p in shipped} >= {"digit_classifier", *GENERATORS, "hifigan_cpu"}
     for path in shipped:
         assert path.stat().st_size <= 10 * 10**6, path
         info = report(path.stem)
-        assert "python tools/train_digits.py" in json.dumps(info), f"{path.stem}.json lacks the training command"
+        tool = "train_vocoder" if path.stem.startswith("hifigan") else "train_digits"
+        assert f"python tools/{tool}.py" in json.dumps(info), f"{path.stem}.json lacks the training command"
         torch.load(path, weights_only=True)  # plain tensors and data, nothing executable
 
 
@@ -77,3 +79,31 @@ def test_generator_meets_the_bar(name, rescored):
     assert scores["classes_covered"] == 10
     if report(name)["conditional"]:
         assert scores["accuracy"] >= 0.8, scores
+
+
+@pytest.fixture(scope="module")
+def vocoder_scores():
+    """The shipped HiFi-GAN against Griffin-Lim on the 15 held-out sentences, recomputed."""
+    vocoder = hifigan.Vocoder.from_checkpoint(speech.VOCODER, preset=report("hifigan_cpu")["preset"], device="cpu")
+    return speech.score_vocoder(vocoder)
+
+
+def test_vocoder_scores_are_what_its_json_says(vocoder_scores):
+    shipped = report("hifigan_cpu")
+    assert shipped["held_out"] == [clip_id for clip_id, _ in speech.load_sentences("held_out")]
+    for name in ("vocoder", "griffin_lim"):
+        assert vocoder_scores[name]["clips"] == shipped["scores"][name]["clips"] == 15
+        for key, tolerance in (("mel_l1", 1e-3), ("mr_stft", 1e-3), ("pesq", 0.02)):
+            assert vocoder_scores[name][key] == pytest.approx(shipped["scores"][name][key], abs=tolerance), (name, key)
+    assert speech.meets_bar(vocoder_scores) == shipped["meets_bar"]
+    assert shipped["size_mb"] <= 10 and shipped["steps"] > 0
+
+
+# Issue 4's bar. Met so far: the MR-STFT distance. Not yet: mel L1, which Griffin-Lim keeps low by
+# construction (its pseudo-inverse reproduces the mel), and PESQ; training resumes in runs/hifigan_cpu.
+@pytest.mark.xfail(strict=True, reason="issue 4: the CPU HiFi-GAN's training continues; mel L1 and PESQ not below / above Griffin-Lim yet")
+def test_vocoder_meets_the_bar(vocoder_scores):
+    below = vocoder_scores["below_griffin_lim"]
+    assert below["mel_l1"] >= 0.3, vocoder_scores["below_griffin_lim"]
+    assert below["mr_stft"] >= 0.3, vocoder_scores["below_griffin_lim"]
+    assert vocoder_scores["pesq_gain"] > 0, vocoder_scores["pesq_gain"]
