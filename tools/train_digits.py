@@ -158,6 +158,10 @@ def train_gan(args) -> None:
         print(json.dumps(record), flush=True)
 
 
+_HISTORY_KEYS = ("step", "seconds", "d_loss", "g_loss", "inception_score", "classes_covered", "frechet_distance",
+                 "accuracy")
+
+
 def export(args) -> None:
     """Ship a run's moving-average generator (fp16) to data/checkpoints/<run>.pt, scored."""
     run_dir = ROOT / "runs" / args.run
@@ -188,10 +192,15 @@ def export(args) -> None:
               "scores": scores, "real_training_clips": judge.real_scores,
               "score_command": f"ganlib.digits.score_pretrained(load_pretrained(path), n={args.n}, seed={args.seed})",
               "export_command": "python tools/train_digits.py " + " ".join(sys.argv[1:]),
-              "history": [{k: r[k] for k in ("step", "seconds", "d_loss", "g_loss", "inception_score",
-                                             "classes_covered", "frechet_distance", "accuracy") if k in r}
-                          for r in records],
+              "history": [{k: r[k] for k in _HISTORY_KEYS if k in r} for r in records],
               "size_mb": round(path.stat().st_size / 1e6, 2)}
+    if args.compare_run:  # another run's score history, for the chapter that compares the recipes
+        other = ROOT / "runs" / args.compare_run
+        report["compared_with"] = {
+            "run": args.compare_run, "settings": json.loads((other / "settings.json").read_text()),
+            "commands": (other / "commands.txt").read_text().splitlines(),
+            "history": [{k: r[k] for k in _HISTORY_KEYS if k in r}
+                        for r in map(json.loads, (other / "scores.jsonl").read_text().splitlines())]}
     path.with_suffix(".json").write_text(json.dumps(report, indent=2) + "\n")
     print(json.dumps(report, indent=2))
 
@@ -248,6 +257,7 @@ def main(argv=None) -> None:
     e.add_argument("--name", help="file name under data/checkpoints/ (default: the run's)")
     e.add_argument("--n", type=int, default=1000, help="clips generated for the scores")
     e.add_argument("--seed", type=int, default=0)
+    e.add_argument("--compare-run", help="a run under runs/ whose score history goes into the JSON too")
     e.add_argument("--threads", type=int, default=1)
     commands.add_parser("readme", help="rewrite data/checkpoints/README.md's scores table from the JSONs")
     args = parser.parse_args(argv)
