@@ -156,10 +156,22 @@ def train_gan(args) -> None:
         with open(run_dir / "scores.jsonl", "a") as file:
             file.write(json.dumps(record) + "\n")
         print(json.dumps(record), flush=True)
+        keep_if_best(run_dir, generator, record, "accuracy" if args.conditional else "inception_score")
 
 
-_HISTORY_KEYS = ("step", "seconds", "d_loss", "g_loss", "inception_score", "classes_covered", "frechet_distance",
-                 "accuracy")
+def keep_if_best(run_dir: Path, generator, record: dict, key: str) -> None:
+    """Keep the generator of the best evaluation so far (by `key`) in runs/<run>/best.pt: GAN
+    training does not improve monotonically, and the last step is not always the best one."""
+    best_file = run_dir / "best.json"
+    best = json.loads(best_file.read_text()) if best_file.is_file() else None
+    if best is not None and best[key] >= record[key]:
+        return
+    atomic_save({"step": record["step"], "generator": generator.state_dict()}, run_dir / "best.pt")
+    best_file.write_text(json.dumps({"step": record["step"], "key": key, key: record[key]}) + "\n")
+
+
+_HISTORY_KEYS = ("step", "seconds", "d_loss", "g_loss", "d_class", "g_class", "inception_score", "classes_covered",
+                 "frechet_distance", "accuracy")
 
 
 def export(args) -> None:
@@ -169,14 +181,20 @@ def export(args) -> None:
     torch.set_num_threads(args.threads)
     trainer, transform, sample_rate = make_trainer(settings, run_dir)
     trainer.fit(0)  # loads last.pt
+    generator = trainer.generator_ema or trainer.generator
+    steps = trainer.step
+    if args.snapshot == "best":  # the best evaluation's generator (keep_if_best), not the last step's
+        best = torch.load(run_dir / "best.pt", map_location="cpu", weights_only=True)
+        generator.load_state_dict(best["generator"])
+        steps = best["step"]
     scores_file = run_dir / "scores.jsonl"
     records = [json.loads(line) for line in scores_file.read_text().splitlines()] if scores_file.is_file() else []
+    records = [r for r in records if r["step"] <= steps]
     train_seconds = sum(r["seconds"] for r in records)
-    generator = trainer.generator_ema or trainer.generator
     info = {"model": settings.model, "preset": settings.preset, "recipe": settings.recipe,
             "conditional": settings.conditional, "augment_shift": getattr(settings, "augment_shift", 0),
             "auxiliary_classifier": getattr(settings, "auxiliary_classifier", 0),
-            "steps": trainer.step,
+            "steps": steps, "snapshot": args.snapshot,
             "batch_size": settings.batch_size or wavegan.RECIPES[settings.recipe]["batch_size"],
             "commands": (run_dir / "commands.txt").read_text().splitlines()}
     path = CHECKPOINTS / f"{args.name or args.run}.pt"
@@ -257,6 +275,8 @@ def main(argv=None) -> None:
     e.add_argument("--name", help="file name under data/checkpoints/ (default: the run's)")
     e.add_argument("--n", type=int, default=1000, help="clips generated for the scores")
     e.add_argument("--seed", type=int, default=0)
+    e.add_argument("--snapshot", choices=("last", "best"), default="last",
+                   help="the last step's generator, or the best-scoring one (runs/<run>/best.pt)")
     e.add_argument("--compare-run", help="a run under runs/ whose score history goes into the JSON too")
     e.add_argument("--threads", type=int, default=1)
     commands.add_parser("readme", help="rewrite data/checkpoints/README.md's scores table from the JSONs")

@@ -1,0 +1,24 @@
+"""The training scripts' bookkeeping: tools/train_digits.py keeps the best-scoring generator of a
+run, since GAN training does not improve steadily."""
+import json
+
+import torch
+from torch import nn
+
+from repo_scripts import load_script
+
+
+def test_keep_if_best_keeps_only_improvements(tmp_path):
+    tool = load_script("tools/train_digits.py")
+    generator = nn.Linear(2, 2)
+    tool.keep_if_best(tmp_path, generator, {"step": 500, "accuracy": 0.4}, "accuracy")
+    first = {k: v.clone() for k, v in generator.state_dict().items()}
+    with torch.no_grad():
+        generator.weight.add_(1.0)
+    tool.keep_if_best(tmp_path, generator, {"step": 1000, "accuracy": 0.3}, "accuracy")  # worse: not kept
+    best = torch.load(tmp_path / "best.pt", weights_only=True)
+    assert best["step"] == 500 and torch.equal(best["generator"]["weight"], first["weight"])
+    tool.keep_if_best(tmp_path, generator, {"step": 1500, "accuracy": 0.6}, "accuracy")  # better: kept
+    best = torch.load(tmp_path / "best.pt", weights_only=True)
+    assert best["step"] == 1500 and torch.equal(best["generator"]["weight"], generator.weight)
+    assert json.loads((tmp_path / "best.json").read_text()) == {"step": 1500, "key": "accuracy", "accuracy": 0.6}
