@@ -168,6 +168,20 @@ class History:
 
 
 # --- checkpoints --------------------------------------------------------------------------
+def stop_on_signals() -> None:
+    """Make SIGTERM (`kill`, a job scheduler's stop) and SIGINT raise KeyboardInterrupt, which
+    Trainer.fit answers by saving a checkpoint and setting .interrupted. For training scripts:
+    by default SIGTERM ends Python without a checkpoint, and a job started in the background by a
+    non-interactive shell ignores SIGINT. Call it from the main thread."""
+    import signal
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    signal.signal(signal.SIGTERM, interrupt)
+    signal.signal(signal.SIGINT, interrupt)
+
+
 def atomic_save(obj, path: str | os.PathLike) -> Path:
     """torch.save to a temporary file in the same folder, fsync, then rename over `path`:
     a crash mid-write never leaves a truncated checkpoint behind."""

@@ -435,3 +435,20 @@ def test_classifier_weight_needs_class_logits_and_labels():
         Trainer(ConditionalGenerator(), FeatureDiscriminator(), data, classifier_weight=-1.0)
     with pytest.raises(TypeError, match="needs 'logits'"):
         ganlib.train.DiscriminatorOutput.of({"classes": torch.zeros(2, 3)})
+
+
+def test_stop_on_signals_turns_sigterm_into_a_checkpointed_stop(tmp_path, capsys):
+    import os
+    import signal
+
+    previous = {s: signal.getsignal(s) for s in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        ganlib.train.stop_on_signals()
+        trainer = make_trainer(tmp_path, callbacks=[(3, lambda t: os.kill(os.getpid(), signal.SIGTERM))])
+        trainer.fit(50)
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+    assert trainer.interrupted and trainer.step == 3
+    assert load_checkpoint(tmp_path / "last.pt")["step"] == 3
+    assert "interrupted at step 3" in capsys.readouterr().out

@@ -26,7 +26,7 @@ from ganlib import config, datasets  # noqa: E402
 from ganlib.digits import CHECKPOINTS, DigitJudge, digits_root, load_digits, score_pretrained  # noqa: E402
 from ganlib.models import classifier as classifier_module  # noqa: E402
 from ganlib.models import wavegan  # noqa: E402
-from ganlib.train import Trainer, atomic_save  # noqa: E402
+from ganlib.train import Trainer, atomic_save, stop_on_signals  # noqa: E402
 
 
 
@@ -120,6 +120,7 @@ class _Unwrap:
 
 
 def train_gan(args) -> None:
+    stop_on_signals()  # kill / Ctrl-C: checkpoint, then stop
     config.seed_everything(args.seed)
     torch.set_num_threads(args.threads)
     run_dir = ROOT / "runs" / run_name(args)

@@ -26,7 +26,7 @@ sys.path.insert(0, str(ROOT))
 
 from ganlib import audio, config, speech  # noqa: E402
 from ganlib.models import hifigan  # noqa: E402
-from ganlib.train import Trainer, atomic_save  # noqa: E402
+from ganlib.train import Trainer, atomic_save, stop_on_signals  # noqa: E402
 
 
 def make_trainer(args, run_dir: Path) -> Trainer:
@@ -43,6 +43,7 @@ def make_trainer(args, run_dir: Path) -> Trainer:
 
 
 def train(args) -> None:
+    stop_on_signals()  # kill / Ctrl-C: checkpoint, then stop
     config.seed_everything(args.seed)
     torch.set_num_threads(args.threads)
     run_dir = ROOT / "runs" / (args.run or f"hifigan_{args.preset}")
