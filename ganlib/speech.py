@@ -67,22 +67,28 @@ def griffin_lim_vocoder(mel_spectrogram: audio.MelSpectrogram, n_iter: int = 32,
     return vocode
 
 
-def score_clips(vocode, clips, mel_spectrogram: audio.MelSpectrogram, loss_mel: audio.MelSpectrogram,
+def score_clips(vocoders: dict, clips, mel_spectrogram: audio.MelSpectrogram, loss_mel: audio.MelSpectrogram,
                 pesq: bool = True) -> dict:
-    """Resynthesise each clip from its mel (mel_spectrogram) with `vocode` (log-mel (n_mels,
-    frames) -> waveform) and compare it with the original: the means over the clips of mel L1
-    (under loss_mel), multi-resolution STFT distance and wide-band PESQ; with "per_clip"."""
-    rows = []
+    """Resynthesise each clip from its mel (mel_spectrogram, taken once per clip) with each of
+    `vocoders` ({name: log-mel (n_mels, frames) -> waveform}) and compare it with the original:
+    {name: the means over the clips of mel L1 (under loss_mel), multi-resolution STFT distance
+    and wide-band PESQ, with "clips" and "per_clip"}."""
+    rows = {name: [] for name in vocoders}
     for clip_id, waveform in clips:
         with torch.inference_mode():
             mel = mel_spectrogram(waveform)
-        made = torch.as_tensor(vocode(mel)).reshape(-1)[: len(waveform)]
-        row = {"id": clip_id,
-               "mel_l1": metrics.mel_l1_distance(made, waveform, loss_mel),
-               "mr_stft": metrics.multi_resolution_stft_distance(made, waveform)}
-        if pesq:
-            row["pesq"] = metrics.pesq_wideband(made, waveform, mel_spectrogram.sample_rate)
-        rows.append(row)
+        for name, vocode in vocoders.items():
+            made = torch.as_tensor(vocode(mel)).reshape(-1)[: len(waveform)]
+            row = {"id": clip_id,
+                   "mel_l1": metrics.mel_l1_distance(made, waveform, loss_mel),
+                   "mr_stft": metrics.multi_resolution_stft_distance(made, waveform)}
+            if pesq:
+                row["pesq"] = metrics.pesq_wideband(made, waveform, mel_spectrogram.sample_rate)
+            rows[name].append(row)
+    return {name: _summary(table) for name, table in rows.items()}
+
+
+def _summary(rows: list[dict]) -> dict:
     keys = [k for k in rows[0] if k != "id"]
     summary = {k: round(float(np.mean([r[k] for r in rows])), 4) for k in keys}
     return {**summary, "clips": len(rows), "per_clip": [{k: (round(v, 4) if k != "id" else v) for k, v in r.items()}
@@ -98,11 +104,11 @@ def score_vocoder(vocoder, clips=None, n_iter: int = 32, pesq: bool = True, base
     from .models import hifigan
 
     clips = load_sentences("held_out", sample_rate=vocoder.sample_rate) if clips is None else clips
-    loss_mel = audio.MelSpectrogram(**{**hifigan.MEL, "fmax": None})
-    report = {"vocoder": score_clips(vocoder, clips, vocoder.mel_spectrogram, loss_mel, pesq)}
+    vocoders = {"vocoder": vocoder}
     if baseline:
-        gl = griffin_lim_vocoder(vocoder.mel_spectrogram, n_iter)
-        report["griffin_lim"] = score_clips(gl, clips, vocoder.mel_spectrogram, loss_mel, pesq)
+        vocoders["griffin_lim"] = griffin_lim_vocoder(vocoder.mel_spectrogram, n_iter)
+    report = score_clips(vocoders, clips, vocoder.mel_spectrogram, hifigan.loss_mel_spectrogram(), pesq)
+    if baseline:
         ours, theirs = report["vocoder"], report["griffin_lim"]
         report["below_griffin_lim"] = {k: round(1 - ours[k] / theirs[k], 4) for k in ("mel_l1", "mr_stft")}
         if pesq:

@@ -21,6 +21,9 @@ import torch
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tools"))
+
+from runlog import open_run, train_in_chunks, write_readme_block  # noqa: E402
 
 from ganlib import config, datasets  # noqa: E402
 from ganlib.digits import CHECKPOINTS, DigitJudge, digits_root, load_digits, score_pretrained  # noqa: E402
@@ -124,40 +127,27 @@ def train_gan(args) -> None:
     config.seed_everything(args.seed)
     torch.set_num_threads(args.threads)
     run_dir = ROOT / "runs" / run_name(args)
-    run_dir.mkdir(parents=True, exist_ok=True)
     settings = {k: getattr(args, k) for k in ("model", "preset", "recipe", "conditional", "batch_size", "seed")}
     if args.augment_shift:
         settings["augment_shift"] = args.augment_shift
     if args.auxiliary_classifier:
         settings["auxiliary_classifier"] = args.auxiliary_classifier
-    if (run_dir / "settings.json").is_file() and json.loads((run_dir / "settings.json").read_text()) != settings:
-        raise SystemExit(f"{run_dir} was trained with other settings: {(run_dir / 'settings.json').read_text()}")
-    (run_dir / "settings.json").write_text(json.dumps(settings, indent=2) + "\n")
-    with open(run_dir / "commands.txt", "a") as file:
-        file.write("python tools/train_digits.py " + " ".join(sys.argv[1:]) + "\n")
+    open_run(run_dir, settings, "train_digits.py")
     trainer, transform, sample_rate = make_trainer(args, run_dir)
     if transform is not None:
         atomic_save(transform.state_dict(), run_dir / "transform.pt")
     judge = DigitJudge()
     print(f"real training clips: {judge.real_scores}", flush=True)
-    deadline = time.time() + 60 * args.minutes
-    trainer.fit(0)  # resume
-    while time.time() < deadline and trainer.step < args.steps:
-        start, steps_before = time.time(), trainer.step
-        trainer.fit(min(trainer.step + args.eval_every, args.steps))
-        if trainer.interrupted:  # Ctrl-C: the trainer saved its checkpoint; stop here
-            break
-        seconds = time.time() - start
-        generator = trainer.generator_ema if trainer.generator_ema is not None else trainer.generator
-        snapshot = wavegan.Pretrained(generator, sample_rate, transform, {})
-        scores = score_pretrained(snapshot, judge, n=500, seed=0)  # seeded: leaves training's RNG alone
-        steps = trainer.step - steps_before
-        record = {"step": trainer.step, "seconds": round(seconds, 1), "seconds_per_step": round(seconds / max(steps, 1), 3),
-                  **{k: round(v, 3) for k, v in trainer.history.last().items()}, **scores}
-        with open(run_dir / "scores.jsonl", "a") as file:
-            file.write(json.dumps(record) + "\n")
-        print(json.dumps(record), flush=True)
-        keep_if_best(run_dir, generator, record, "accuracy" if args.conditional else "inception_score")
+
+    def generator():
+        return trainer.generator_ema if trainer.generator_ema is not None else trainer.generator
+
+    def evaluate() -> dict:
+        snapshot = wavegan.Pretrained(generator(), sample_rate, transform, {})
+        return score_pretrained(snapshot, judge, n=500, seed=0)  # seeded: leaves training's RNG alone
+
+    for record in train_in_chunks(trainer, run_dir, args.minutes, args.steps, args.eval_every, evaluate):
+        keep_if_best(run_dir, generator(), record, "accuracy" if args.conditional else "inception_score")
 
 
 def keep_if_best(run_dir: Path, generator, record: dict, key: str) -> None:
@@ -241,12 +231,7 @@ def readme(args) -> None:
     rows.append("")
     rows.append(f"The classifier: {classifier['accuracy_held_out_speakers']:.1%} on the 10 held-out speakers "
                 f"({classifier['epochs']} epochs, {classifier['train_minutes']} min).")
-    target = CHECKPOINTS / "README.md"
-    text = target.read_text()
-    start, end = "<!-- scores:start -->", "<!-- scores:end -->"
-    head, rest = text.split(start)
-    target.write_text(head + start + "\n" + "\n".join(rows) + "\n" + end + rest.split(end)[1])
-    print("\n".join(rows))
+    write_readme_block(CHECKPOINTS / "README.md", "scores", rows)
 
 
 def main(argv=None) -> None:

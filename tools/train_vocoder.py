@@ -16,13 +16,15 @@ import argparse
 import json
 import platform
 import sys
-import time
 from pathlib import Path
 
 import torch
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tools"))
+
+from runlog import open_run, train_in_chunks, write_readme_block  # noqa: E402
 
 from ganlib import audio, config, speech  # noqa: E402
 from ganlib.models import hifigan  # noqa: E402
@@ -47,34 +49,17 @@ def train(args) -> None:
     config.seed_everything(args.seed)
     torch.set_num_threads(args.threads)
     run_dir = ROOT / "runs" / (args.run or f"hifigan_{args.preset}")
-    run_dir.mkdir(parents=True, exist_ok=True)
-    settings = {k: getattr(args, k) for k in ("preset", "batch_size", "seed")}
-    if (run_dir / "settings.json").is_file() and json.loads((run_dir / "settings.json").read_text()) != settings:
-        raise SystemExit(f"{run_dir} was trained with other settings: {(run_dir / 'settings.json').read_text()}")
-    (run_dir / "settings.json").write_text(json.dumps(settings, indent=2) + "\n")
-    with open(run_dir / "commands.txt", "a") as file:
-        file.write("python tools/train_vocoder.py " + " ".join(sys.argv[1:]) + "\n")
+    open_run(run_dir, {k: getattr(args, k) for k in ("preset", "batch_size", "seed")}, "train_vocoder.py")
     trainer = make_trainer(args, run_dir)
     clips = speech.load_sentences("held_out")
-    deadline = time.time() + 60 * args.minutes
-    trainer.fit(0)  # resume
-    while time.time() < deadline and trainer.step < args.steps:
-        start, steps_before = time.time(), trainer.step
-        trainer.fit(min(trainer.step + args.eval_every, args.steps))
-        if trainer.interrupted:  # Ctrl-C: the trainer saved its checkpoint; stop here
-            break
-        seconds = time.time() - start
-        vocoder = hifigan.Vocoder(trainer.generator, hifigan.audio.MelSpectrogram(**hifigan.PRESETS[args.preset]["mel"]),
-                                  device="cpu")
-        report = speech.score_vocoder(vocoder, clips)
-        record = {"step": trainer.step, "seconds": round(seconds, 1),
-                  "seconds_per_step": round(seconds / max(trainer.step - steps_before, 1), 3),
-                  **{k: round(v, 4) for k, v in trainer.history.last().items()},
-                  **{f"held_out_{k}": report["vocoder"][k] for k in ("mel_l1", "mr_stft", "pesq")},
-                  "below_griffin_lim": report["below_griffin_lim"], "pesq_gain": report["pesq_gain"]}
-        with open(run_dir / "scores.jsonl", "a") as file:
-            file.write(json.dumps(record) + "\n")
-        print(json.dumps(record), flush=True)
+
+    def evaluate() -> dict:
+        report = speech.score_vocoder(hifigan.Vocoder(trainer.generator, device="cpu"), clips)
+        return {**{f"held_out_{k}": report["vocoder"][k] for k in ("mel_l1", "mr_stft", "pesq")},
+                "below_griffin_lim": report["below_griffin_lim"], "pesq_gain": report["pesq_gain"]}
+
+    for _ in train_in_chunks(trainer, run_dir, args.minutes, args.steps, args.eval_every, evaluate, digits=4):
+        pass
 
 
 def export(args) -> None:
@@ -91,10 +76,11 @@ def export(args) -> None:
     path = speech.CHECKPOINTS / f"{args.name or args.run}.pt"
     atomic_save({"info": info, "generator": checkpoint["generator"]}, path)
     vocoder = hifigan.Vocoder.from_checkpoint(path, preset=settings["preset"], device="cpu")  # what was shipped
-    report = speech.score_vocoder(vocoder)
+    clips = speech.load_sentences("held_out")
+    report = speech.score_vocoder(vocoder, clips)
     result = {**info, "train_hours": round(sum(r["seconds"] for r in records) / 3600, 2),
               "machine": f"{platform.machine()}, {args.threads} thread(s), torch {torch.__version__}",
-              "held_out": [clip_id for clip_id, _ in speech.load_sentences("held_out")],
+              "held_out": [clip_id for clip_id, _ in clips],
               "scores": {k: report[k] for k in ("vocoder", "griffin_lim")},
               "below_griffin_lim": report["below_griffin_lim"], "pesq_gain": report["pesq_gain"],
               "meets_bar": speech.meets_bar(report),
@@ -120,12 +106,7 @@ def readme(args) -> None:
             rows.append(f"| {label} | {steps} | {hours} | {s['mel_l1']:.3f} | {s['mr_stft']:.3f} | {s['pesq']:.2f} | {bar} |")
         below = report["below_griffin_lim"]
         rows.append(f"| below Griffin-Lim | | | {below['mel_l1']:.0%} | {below['mr_stft']:.0%} | {report['pesq_gain']:+.2f} | |")
-    target = speech.CHECKPOINTS / "README.md"
-    text = target.read_text()
-    start, end = "<!-- vocoder:start -->", "<!-- vocoder:end -->"
-    head, rest = text.split(start)
-    target.write_text(head + start + "\n" + "\n".join(rows) + "\n" + end + rest.split(end)[1])
-    print("\n".join(rows))
+    write_readme_block(speech.CHECKPOINTS / "README.md", "vocoder", rows)
 
 
 def main(argv=None) -> None:
