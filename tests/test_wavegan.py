@@ -178,3 +178,61 @@ def test_auxiliary_classifier_discriminator_returns_logits_and_class_logits():
     assert out["logits"].shape == (3, 1) and out["classes"].shape == (3, 10)
     with pytest.raises(ValueError, match="auxiliary_classifier needs a conditional discriminator"):
         wavegan.build("wavegan", "cpu", conditional=False, d=4, auxiliary_classifier=True)
+
+
+def test_mel_discriminator_reads_the_log_mel_and_pairs_with_the_waveform_one():
+    torch.manual_seed(0)
+    generator, discriminator = wavegan.build("wavegan", "cpu", conditional=True, d=4, mel_discriminator=True)
+    assert isinstance(discriminator, wavegan.WaveMelDiscriminator)
+    labels = torch.tensor([0, 3, 9])
+    out = discriminator(generator(torch.randn(3, 100), labels), labels)
+    assert isinstance(out, list) and [o.shape for o in out] == [(3, 1), (3, 1)]
+    mel = discriminator.mel
+    assert mel.mel.sample_rate == 8000 and mel.mel.hop_length == 64
+    with pytest.raises(ValueError, match="expected waveforms \\(batch, 1, 8192\\)"):
+        mel(torch.randn(2, 1, 4096), torch.tensor([0, 1]))
+    with pytest.raises(ValueError, match="pass labels"):
+        mel(torch.randn(2, 1, 8192))
+    # the mel branch judges the spectrum, not the phase: a clip and its polarity flip look alike
+    x = 0.5 * torch.sin(torch.linspace(0, 900, 8192)).repeat(2, 1, 1)
+    with torch.no_grad():  # eval: spectral norm's power iteration would move between the calls
+        assert torch.allclose(mel.eval()(x, labels[:2]), mel(-x, labels[:2]), atol=1e-5)
+    # with an auxiliary classifier on the waveform side, the class logits come through
+    _, both = wavegan.build("wavegan", "cpu", conditional=True, d=4, mel_discriminator=True,
+                            auxiliary_classifier=True)
+    out = both(torch.zeros(3, 1, 8192), labels)
+    assert len(out["logits"]) == 2 and out["classes"].shape == (3, 10)
+
+
+def test_mel_discriminator_learns_to_tell_a_tone_from_noise():
+    torch.manual_seed(0)
+    mel = wavegan.MelDiscriminator(d=2, spectral_norm=True)
+    tone = 0.5 * torch.sin(2 * torch.pi * 440 * torch.arange(8192) / 8000).repeat(4, 1, 1)
+    noise = 0.3 * torch.randn(4, 1, 8192)
+    optimizer = torch.optim.Adam(mel.parameters(), lr=1e-3)
+    for _ in range(30):
+        optimizer.zero_grad()
+        loss = losses.discriminator_loss(mel(tone), mel(noise), "hinge")
+        loss.backward()
+        optimizer.step()
+    with torch.no_grad():
+        assert (mel(tone) > mel(noise).max()).all()
+
+
+def test_minibatch_stddev_sees_a_collapsed_batch():
+    torch.manual_seed(0)
+    diverse = torch.randn(8, 3, 5)
+    collapsed = torch.randn(1, 3, 5).repeat(8, 1, 1)
+    out = wavegan.minibatch_stddev(diverse)
+    assert out.shape == (8, 4, 5) and torch.equal(out[:, :3], diverse)
+    # the channel: per group of 4 (examples 0, 2, 4, 6 and 1, 3, 5, 7 for a batch of 8, as
+    # ProGAN's reshape groups them), the mean over features of the spread across the group
+    for start in (0, 1):
+        spread = diverse[start::2].std(dim=0, unbiased=False).mean()
+        assert torch.allclose(out[start::2, 3], spread.expand(4, 5), atol=1e-6)
+    assert wavegan.minibatch_stddev(collapsed)[:, 3].max() < 1e-3 < out[:, 3].min()
+    assert wavegan.minibatch_stddev(torch.randn(6, 3, 5)).shape == (6, 4, 5)  # 4 does not divide 6: one group
+    with pytest.raises(ValueError, match="batch of 2 or more, got 1"):
+        wavegan.minibatch_stddev(torch.randn(1, 3, 5))
+    _, discriminator = wavegan.build("wavegan", "cpu", d=4, minibatch_std=True, mel_discriminator=True)
+    assert [o.shape for o in discriminator(torch.randn(4, 1, 8192))] == [(4, 1), (4, 1)]

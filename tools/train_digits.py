@@ -74,7 +74,9 @@ def model_from(path):
 def run_name(args) -> str:
     shift = f"_shift{args.augment_shift}" if getattr(args, "augment_shift", 0) else ""
     ac = f"_ac{args.auxiliary_classifier:g}" if getattr(args, "auxiliary_classifier", 0) else ""
-    return f"{'c' if args.conditional else ''}{args.model}_{args.preset}_{args.recipe}{shift}{ac}"
+    mel = "_mel" if getattr(args, "mel_discriminator", False) else ""
+    mbstd = "_mbstd" if getattr(args, "minibatch_std", False) else ""
+    return f"{'c' if args.conditional else ''}{args.model}_{args.preset}_{args.recipe}{shift}{ac}{mel}{mbstd}"
 
 
 def make_trainer(args, run_dir: Path):
@@ -82,8 +84,13 @@ def make_trainer(args, run_dir: Path):
     ac_weight = getattr(args, "auxiliary_classifier", 0)
     if ac_weight and not (args.conditional and args.model == "wavegan"):
         raise SystemExit("--auxiliary-classifier is for the conditional WaveGAN (--conditional --model wavegan)")
+    mel = getattr(args, "mel_discriminator", False)
+    if mel and args.model != "wavegan":
+        raise SystemExit("--mel-discriminator is for WaveGAN (--model wavegan)")
     generator, discriminator = wavegan.build(args.model, args.preset, args.conditional, args.recipe,
-                                             **({"auxiliary_classifier": True} if ac_weight else {}))
+                                             **({"auxiliary_classifier": True} if ac_weight else {}),
+                                             **({"mel_discriminator": True} if mel else {}),
+                                             **({"minibatch_std": True} if getattr(args, "minibatch_std", False) else {}))
     if args.model == "wavegan":
         sample_rate, length = generator.sample_rate, generator.length
         audio, labels = load_digits("training", sample_rate, length)
@@ -132,6 +139,10 @@ def train_gan(args) -> None:
         settings["augment_shift"] = args.augment_shift
     if args.auxiliary_classifier:
         settings["auxiliary_classifier"] = args.auxiliary_classifier
+    if args.mel_discriminator:
+        settings["mel_discriminator"] = True
+    if args.minibatch_std:
+        settings["minibatch_std"] = True
     open_run(run_dir, settings, "train_digits.py")
     trainer, transform, sample_rate = make_trainer(args, run_dir)
     if transform is not None:
@@ -185,6 +196,8 @@ def export(args) -> None:
     info = {"model": settings.model, "preset": settings.preset, "recipe": settings.recipe,
             "conditional": settings.conditional, "augment_shift": getattr(settings, "augment_shift", 0),
             "auxiliary_classifier": getattr(settings, "auxiliary_classifier", 0),
+            "mel_discriminator": getattr(settings, "mel_discriminator", False),
+            "minibatch_std": getattr(settings, "minibatch_std", False),
             "steps": steps, "snapshot": args.snapshot,
             "batch_size": settings.batch_size or wavegan.RECIPES[settings.recipe]["batch_size"],
             "commands": (run_dir / "commands.txt").read_text().splitlines()}
@@ -254,6 +267,11 @@ def main(argv=None) -> None:
                    help="DiffAugment: shift real and fake clips by up to this many samples before D")
     g.add_argument("--auxiliary-classifier", type=float, default=0.0, metavar="WEIGHT",
                    help="AC-GAN: the conditional discriminator also classifies, with this loss weight")
+    g.add_argument("--mel-discriminator", action="store_true",
+                   help="a second discriminator on the log-mel spectrogram beside the waveform one "
+                        "(ganlib.models.wavegan.WaveMelDiscriminator)")
+    g.add_argument("--minibatch-std", action="store_true",
+                   help="the discriminators see each batch's feature spread (ProGAN), against mode collapse")
     g.add_argument("--seed", type=int, default=0)
     g.add_argument("--threads", type=int, default=1)
     e = commands.add_parser("export", help="ship a run's generator to data/checkpoints/, scored")

@@ -90,6 +90,24 @@ def shifted_discriminate(max_shift: int):
     return discriminate
 
 
+def minibatch_stddev(h: torch.Tensor, group: int = 4) -> torch.Tensor:
+    """Karras et al.'s minibatch standard deviation (ProGAN, 2018): features h (batch, channels,
+    length) gain one channel holding, for each group of `group` examples (every batch // group-th
+    example, as ProGAN's reshape groups them), the mean over channels and positions of the
+    features' standard deviation across the group. A generator that gives
+    the same clip for every z makes that channel near 0 where real batches have it large, so the
+    discriminator can see mode collapse, which it cannot from one example at a time. A batch
+    that `group` does not divide is treated as one group."""
+    batch, channels, length = h.shape
+    size = group if batch % group == 0 else batch
+    if size < 2:
+        raise ValueError(f"minibatch standard deviation needs a batch of 2 or more, got {batch}")
+    grouped = h.float().reshape(size, batch // size, channels, length)
+    std = (grouped.var(dim=0, unbiased=False) + 1e-8).sqrt().mean(dim=(1, 2))  # (batch // size,)
+    column = std.repeat(size)[:, None, None].expand(batch, 1, length).to(h.dtype)
+    return torch.cat([h, column], dim=1)
+
+
 def _check_length(length: int, stride: int, num_layers: int) -> int:
     base = length // stride ** num_layers
     if base < 1 or base * stride ** num_layers != length:
@@ -180,6 +198,7 @@ class WaveGANDiscriminator(nn.Module):
 
     phase_shuffle: n of phase shuffle (2 in the paper; 0 turns it off). spectral_norm: wrap
     every layer in spectral normalisation (the course's CPU recipe, with the hinge loss).
+    minibatch_std: append minibatch_stddev's channel before the dense layer (ProGAN).
     auxiliary_classifier: also classify the clip (AC-GAN; a conditional discriminator only):
     forward then returns {"logits": (batch, 1), "classes": (batch, num_classes)}, which
     ganlib.train.Trainer(classifier_weight=...) trains.
@@ -188,9 +207,10 @@ class WaveGANDiscriminator(nn.Module):
     def __init__(self, d: int = 64, length: int = 16384, channels: int = 1, kernel_size: int = 25,
                  stride: int = 4, num_layers: int = 5, phase_shuffle: int = 2,
                  num_classes: int | None = None, spectral_norm: bool = False,
-                 auxiliary_classifier: bool = False):
+                 auxiliary_classifier: bool = False, minibatch_std: bool = False):
         super().__init__()
         self.length, self.channels, self.phase_shuffle = length, channels, phase_shuffle
+        self.minibatch_std = minibatch_std
         base = _check_length(length, stride, num_layers)
         wrap = nn.utils.parametrizations.spectral_norm if spectral_norm else (lambda layer: layer)
         self.convs = nn.ModuleList()
@@ -199,10 +219,10 @@ class WaveGANDiscriminator(nn.Module):
             out = d * 2 ** i
             self.convs.append(wrap(nn.Conv1d(width, out, kernel_size, stride, padding=(kernel_size - stride + 1) // 2)))
             width = out
-        self.head = _Projection(base * width, num_classes, wrap)
+        self.head = _Projection(base * (width + minibatch_std), num_classes, wrap)
         if auxiliary_classifier and not num_classes:
             raise ValueError("auxiliary_classifier needs a conditional discriminator (num_classes)")
-        self.classifier = wrap(nn.Linear(base * width, num_classes)) if auxiliary_classifier else None
+        self.classifier = wrap(nn.Linear(base * (width + minibatch_std), num_classes)) if auxiliary_classifier else None
 
     def forward(self, x: torch.Tensor, label: torch.Tensor | None = None):
         if x.dim() == 2:
@@ -213,10 +233,73 @@ class WaveGANDiscriminator(nn.Module):
             x = F.leaky_relu(conv(x), 0.2)
             if self.training and i < len(self.convs) - 1:
                 x = phase_shuffle(x, self.phase_shuffle)
+        if self.minibatch_std:
+            x = minibatch_stddev(x)
         logits = self.head(x.flatten(1), label)
         if self.classifier is None:
             return logits
         return {"logits": logits, "classes": self.classifier(x.flatten(1))}
+
+
+class MelDiscriminator(nn.Module):
+    """waveform (batch, 1, length) [, label] -> logit (batch, 1), judged on its log-mel spectrogram.
+
+    The WaveGAN discriminator reads raw samples; this one reads what a listener (and the
+    course's digit classifier) reads: a log-mel spectrogram (n_fft 256, hop 64, n_mels bands
+    up to Nyquist), then 1-D convolutions over time with the mel bands as channels (kernel 5,
+    widths 8d, 8d, 16d, 16d, the last three with stride 2; LeakyReLU 0.2), then a dense logit
+    (a projection term when conditional; minibatch_std as in WaveGANDiscriminator). Spectral
+    discriminators like this one are what the GAN vocoders added to the waveform ones (MelGAN's
+    successors, UnivNet's multi-resolution spectrogram discriminator); WaveMelDiscriminator
+    pairs the two.
+    """
+
+    def __init__(self, d: int = 16, length: int = 8192, sample_rate: int = 8000, n_mels: int = 64,
+                 n_fft: int = 256, hop_length: int = 64, num_classes: int | None = None,
+                 spectral_norm: bool = False, minibatch_std: bool = False):
+        super().__init__()
+        self.minibatch_std = minibatch_std
+        from ganlib.audio import MelSpectrogram
+        self.length = length
+        self.mel = MelSpectrogram(sample_rate=sample_rate, n_fft=n_fft, hop_length=hop_length, n_mels=n_mels,
+                                  fmin=20.0, fmax=sample_rate / 2)
+        wrap = nn.utils.parametrizations.spectral_norm if spectral_norm else (lambda layer: layer)
+        widths, strides = (8 * d, 8 * d, 16 * d, 16 * d), (1, 2, 2, 2)
+        self.convs = nn.ModuleList()
+        frames, width = 1 + length // hop_length, n_mels
+        for out, stride in zip(widths, strides):
+            self.convs.append(wrap(nn.Conv1d(width, out, 5, stride, padding=2)))
+            frames, width = (frames - 1) // stride + 1, out
+        self.head = _Projection(frames * (width + minibatch_std), num_classes, wrap)
+
+    def forward(self, x: torch.Tensor, label: torch.Tensor | None = None) -> torch.Tensor:
+        if x.dim() == 3:
+            x = x.squeeze(1)
+        if x.dim() != 2 or x.shape[1] != self.length:
+            raise ValueError(f"expected waveforms (batch, 1, {self.length}), got {tuple(x.shape)}")
+        h = self.mel(x) / 4.0  # log-mel of [-1, 1] audio spans about -11.5..3: scale it near unit range
+        for conv in self.convs:
+            h = F.leaky_relu(conv(h), 0.2)
+        if self.minibatch_std:
+            h = minibatch_stddev(h)
+        return self.head(h.flatten(1), label)
+
+
+class WaveMelDiscriminator(nn.Module):
+    """A WaveGANDiscriminator and a MelDiscriminator on the same clip: returns both logits as a
+    list, and ganlib.train sums their losses (as for HiFi-GAN's several discriminators). With
+    an auxiliary classifier on the waveform side, returns {"logits": [...], "classes": ...}."""
+
+    def __init__(self, wave: nn.Module, mel: nn.Module):
+        super().__init__()
+        self.wave, self.mel = wave, mel
+
+    def forward(self, x: torch.Tensor, label: torch.Tensor | None = None):
+        wave = self.wave(x) if label is None else self.wave(x, label)
+        mel = self.mel(x, label)
+        if isinstance(wave, dict):
+            return {"logits": [wave["logits"], mel], "classes": wave["classes"]}
+        return [wave, mel]
 
 
 class SpecGANGenerator(nn.Module):
@@ -322,16 +405,23 @@ class SpecGANTransform(nn.Module):
 
 def wavegan(preset: str = "cpu", conditional: bool = False, num_classes: int = 10, **overrides):
     """(generator, discriminator) for a WAVEGAN_PRESETS entry; overrides go to both where
-    they apply (d, length) or to the discriminator (phase_shuffle, spectral_norm)."""
+    they apply (d, length) or to the discriminator (phase_shuffle, spectral_norm, auxiliary_classifier,
+    minibatch_std, mel_discriminator: pair it with a MelDiscriminator, see WaveMelDiscriminator)."""
     if preset not in WAVEGAN_PRESETS:
         raise ValueError(f"preset must be one of {sorted(WAVEGAN_PRESETS)}, got {preset!r}")
     settings = {**WAVEGAN_PRESETS[preset], **overrides}
     classes = num_classes if conditional else None
-    d_only = {k: settings.pop(k) for k in ("phase_shuffle", "spectral_norm", "auxiliary_classifier") if k in settings}
+    d_only = {k: settings.pop(k) for k in ("phase_shuffle", "spectral_norm", "auxiliary_classifier", "minibatch_std")
+              if k in settings}
     upsample = settings.pop("upsample", "transposed")
+    mel = settings.pop("mel_discriminator", False)
     generator = WaveGANGenerator(d=settings["d"], latent_dim=settings["latent_dim"], length=settings["length"],
                                  num_classes=classes, sample_rate=settings["sample_rate"], upsample=upsample)
     discriminator = WaveGANDiscriminator(d=settings["d"], length=settings["length"], num_classes=classes, **d_only)
+    if mel:
+        discriminator = WaveMelDiscriminator(discriminator, MelDiscriminator(
+            d=settings["d"], length=settings["length"], sample_rate=settings["sample_rate"], num_classes=classes,
+            spectral_norm=d_only.get("spectral_norm", False), minibatch_std=d_only.get("minibatch_std", False)))
     return generator, discriminator
 
 
