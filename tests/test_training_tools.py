@@ -2,6 +2,7 @@
 run, since GAN training does not improve steadily."""
 import json
 
+import pytest
 import torch
 from torch import nn
 
@@ -22,3 +23,16 @@ def test_keep_if_best_keeps_only_improvements(tmp_path):
     best = torch.load(tmp_path / "best.pt", weights_only=True)
     assert best["step"] == 1500 and torch.equal(best["generator"]["weight"], generator.weight)
     assert json.loads((tmp_path / "best.json").read_text()) == {"step": 1500, "key": "accuracy", "accuracy": 0.6}
+
+
+def test_export_names_a_missing_run_before_writing_anything(tmp_path, monkeypatch):
+    tool = load_script("tools/train_digits.py")
+    monkeypatch.setattr(tool, "ROOT", tmp_path)
+    monkeypatch.setattr(tool, "CHECKPOINTS", tmp_path / "checkpoints")
+    (tmp_path / "runs" / "mine").mkdir(parents=True)
+    (tmp_path / "runs" / "mine" / "settings.json").write_text("{}")
+    for argv, missing in ((["export", "--run", "absent"], "absent"),
+                          (["export", "--run", "mine", "--compare-run", "mine", "--compare-run", "gone"], "gone")):
+        with pytest.raises(SystemExit, match=f"no run '{missing}': .*runs/{missing}/settings.json does not exist"):
+            tool.main(argv)
+    assert not (tmp_path / "checkpoints").exists()

@@ -179,6 +179,9 @@ _HISTORY_KEYS = ("step", "seconds", "d_loss", "g_loss", "d_class", "g_class", "i
 def export(args) -> None:
     """Ship a run's moving-average generator (fp16) to data/checkpoints/<run>.pt, scored."""
     run_dir = ROOT / "runs" / args.run
+    for name in [args.run, *(args.compare_run or [])]:  # before anything is written
+        if not (ROOT / "runs" / name / "settings.json").is_file():
+            raise SystemExit(f"no run {name!r}: {ROOT / 'runs' / name / 'settings.json'} does not exist")
     settings = argparse.Namespace(**json.loads((run_dir / "settings.json").read_text()), threads=args.threads)
     torch.set_num_threads(args.threads)
     trainer, transform, sample_rate = make_trainer(settings, run_dir)
@@ -216,13 +219,15 @@ def export(args) -> None:
               "export_command": "python tools/train_digits.py " + " ".join(sys.argv[1:]),
               "history": [{k: r[k] for k in _HISTORY_KEYS if k in r} for r in records],
               "size_mb": round(path.stat().st_size / 1e6, 2)}
-    if args.compare_run:  # another run's score history, for the chapter that compares the recipes
-        other = ROOT / "runs" / args.compare_run
-        report["compared_with"] = {
-            "run": args.compare_run, "settings": json.loads((other / "settings.json").read_text()),
-            "commands": (other / "commands.txt").read_text().splitlines(),
-            "history": [{k: r[k] for k in _HISTORY_KEYS if k in r}
-                        for r in map(json.loads, (other / "scores.jsonl").read_text().splitlines())]}
+    if args.compare_run:  # other runs' score histories, for the chapter that compares the recipes
+        report["compared_with"] = []
+        for name in args.compare_run:
+            other = ROOT / "runs" / name
+            report["compared_with"].append({
+                "run": name, "settings": json.loads((other / "settings.json").read_text()),
+                "commands": (other / "commands.txt").read_text().splitlines(),
+                "history": [{k: r[k] for k in _HISTORY_KEYS if k in r}
+                            for r in map(json.loads, (other / "scores.jsonl").read_text().splitlines())]})
     path.with_suffix(".json").write_text(json.dumps(report, indent=2) + "\n")
     print(json.dumps(report, indent=2))
 
@@ -281,7 +286,8 @@ def main(argv=None) -> None:
     e.add_argument("--seed", type=int, default=0)
     e.add_argument("--snapshot", choices=("last", "best"), default="last",
                    help="the last step's generator, or the best-scoring one (runs/<run>/best.pt)")
-    e.add_argument("--compare-run", help="a run under runs/ whose score history goes into the JSON too")
+    e.add_argument("--compare-run", action="append", metavar="RUN",
+                   help="a run under runs/ whose score history goes into the JSON too (repeatable)")
     e.add_argument("--threads", type=int, default=1)
     commands.add_parser("readme", help="rewrite data/checkpoints/README.md's scores table from the JSONs")
     args = parser.parse_args(argv)
