@@ -196,6 +196,23 @@ def feature_matching_loss(real_features, fake_features) -> Tensor:
     return sum(torch.mean(torch.abs(r.detach() - f)) for r, f in zip(real_flat, fake_flat))
 
 
+def diversity_sensitive_loss(features: Tensor, cap: float) -> Tensor:
+    """A generator regulariser against mode collapse (Yang et al., "Diversity-Sensitive
+    Conditional GANs", ICLR 2019): pairs example i of a batch of fakes with example i + batch // 2
+    and returns minus their mean L1 distance in `features` (batch, ...), each pair's distance
+    clipped at `cap`. Minimising it pushes two draws of z apart, until they differ as much as
+    `cap` (set it to a typical distance between two real examples, so that diversity is not
+    pushed past the data's). With i.i.d. Gaussian z the paper's division by |z1 - z2| is
+    nearly a constant, folded into the weight."""
+    if features.shape[0] < 2:
+        raise ValueError(f"diversity_sensitive_loss needs a batch of 2 or more, got {features.shape[0]}")
+    if cap <= 0:
+        raise ValueError(f"cap must be positive, got {cap}")
+    half = features.shape[0] // 2
+    distance = (features[:half] - features[half:2 * half]).abs().flatten(1).mean(dim=1)
+    return -torch.clamp(distance, max=cap).mean()
+
+
 # --- spectral distances (vocoders) ----------------------------------------------------------
 #: Parallel WaveGAN's three STFT resolutions (Yamamoto et al., 2020): (n_fft, hop, window).
 STFT_RESOLUTIONS = ((1024, 120, 600), (2048, 240, 1200), (512, 50, 240))

@@ -126,3 +126,18 @@ def test_feature_matching_by_hand():
     real = [[torch.tensor([1.0, 2.0]), torch.tensor([0.0])], [torch.tensor([3.0])]]
     fake = [[torch.tensor([1.5, 1.0]), torch.tensor([2.0])], [torch.tensor([3.0])]]
     assert losses.feature_matching_loss(real, fake).item() == pytest.approx(0.75 + 2.0 + 0.0)
+
+
+def test_diversity_sensitive_loss_rewards_spread_up_to_the_cap():
+    same = torch.ones(4, 3, 5)
+    spread = torch.cat([torch.zeros(2, 3, 5), torch.full((2, 3, 5), 0.5)])
+    assert losses.diversity_sensitive_loss(same, cap=1.0).item() == 0.0
+    assert losses.diversity_sensitive_loss(spread, cap=1.0).item() == pytest.approx(-0.5)  # pairs (0, 2), (1, 3)
+    assert losses.diversity_sensitive_loss(spread, cap=0.2).item() == pytest.approx(-0.2)  # clipped
+    fake = torch.zeros(4, 3, requires_grad=True)
+    losses.diversity_sensitive_loss(fake + torch.tensor([0.0, 0.0, 0.1, 0.1])[:, None], cap=1.0).backward()
+    assert (fake.grad[2:] < 0).all() and (fake.grad[:2] > 0).all()  # descent pushes the pairs apart
+    with pytest.raises(ValueError, match="batch of 2 or more, got 1"):
+        losses.diversity_sensitive_loss(torch.zeros(1, 3), cap=1.0)
+    with pytest.raises(ValueError, match="cap must be positive, got 0"):
+        losses.diversity_sensitive_loss(torch.zeros(2, 3), cap=0)

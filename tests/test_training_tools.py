@@ -36,3 +36,17 @@ def test_export_names_a_missing_run_before_writing_anything(tmp_path, monkeypatc
         with pytest.raises(SystemExit, match=f"no run '{missing}': .*runs/{missing}/settings.json does not exist"):
             tool.main(argv)
     assert not (tmp_path / "checkpoints").exists()
+
+
+def test_diversity_term_is_capped_at_the_real_clips_spread():
+    tool = load_script("tools/train_digits.py")
+    torch.manual_seed(0)
+    real = 0.1 * torch.randn(40, 8192)
+    term = tool.diversity_term(2.0, real, 8000)
+    step = type("Step", (), {})()
+    step.fake = torch.zeros(8, 1, 8192)  # collapsed: all alike
+    assert term(step)["diversity"].item() == 0.0
+    step.fake = 0.1 * torch.randn(8, 1, 8192)  # as spread as the real clips: about -weight x cap
+    spread = term(step)["diversity"].item()
+    step.fake = torch.randn(8, 1, 8192)  # far more spread than the real clips: clipped at the same cap
+    assert spread < 0 and term(step)["diversity"].item() == pytest.approx(spread, rel=0.1)

@@ -25,7 +25,8 @@ sys.path.insert(0, str(ROOT / "tools"))
 
 from runlog import open_run, train_in_chunks, write_readme_block  # noqa: E402
 
-from ganlib import config, datasets  # noqa: E402
+from ganlib import config, datasets, losses  # noqa: E402
+from ganlib.audio import MelSpectrogram  # noqa: E402
 from ganlib.digits import CHECKPOINTS, DigitJudge, digits_root, load_digits, score_pretrained  # noqa: E402
 from ganlib.models import classifier as classifier_module  # noqa: E402
 from ganlib.models import wavegan  # noqa: E402
@@ -76,7 +77,9 @@ def run_name(args) -> str:
     ac = f"_ac{args.auxiliary_classifier:g}" if getattr(args, "auxiliary_classifier", 0) else ""
     mel = "_mel" if getattr(args, "mel_discriminator", False) else ""
     mbstd = "_mbstd" if getattr(args, "minibatch_std", False) else ""
-    return f"{'c' if args.conditional else ''}{args.model}_{args.preset}_{args.recipe}{shift}{ac}{mel}{mbstd}"
+    diversity = f"_div{args.diversity:g}" if getattr(args, "diversity", 0) else ""
+    return (f"{'c' if args.conditional else ''}{args.model}_{args.preset}_{args.recipe}"
+            f"{shift}{ac}{mel}{mbstd}{diversity}")
 
 
 def make_trainer(args, run_dir: Path):
@@ -111,9 +114,31 @@ def make_trainer(args, run_dir: Path):
         recipe = {**recipe, "trainer": {**recipe["trainer"], "discriminate": wavegan.shifted_discriminate(shift)}}
     if ac_weight:
         recipe = {**recipe, "trainer": {**recipe["trainer"], "classifier_weight": ac_weight}}
+    diversity = getattr(args, "diversity", 0)
+    if diversity:
+        if args.model != "wavegan":
+            raise SystemExit("--diversity is for WaveGAN (--model wavegan)")
+        recipe = {**recipe, "trainer": {**recipe["trainer"],
+                                        "extra_generator_loss": diversity_term(diversity, audio, sample_rate)}}
     trainer = Trainer(generator, discriminator, loader, checkpoint_dir=run_dir, checkpoint_every=500,
                       progress=False, log_every=50, **recipe["trainer"])
     return trainer, transform, sample_rate
+
+
+def diversity_term(weight: float, audio: torch.Tensor, sample_rate: int):
+    """extra_generator_loss for Trainer: weight x losses.diversity_sensitive_loss on the fakes'
+    log-mel (the MelDiscriminator's settings), capped at the median distance between two real
+    training clips' log-mels (1,000 seeded random pairs)."""
+    mel = MelSpectrogram(sample_rate=sample_rate, n_fft=256, hop_length=64, n_mels=64, fmin=20.0,
+                         fmax=sample_rate / 2)
+    pairs = torch.randint(len(audio), (2, 1000), generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        cap = float((mel(audio[pairs[0]]) - mel(audio[pairs[1]])).abs().flatten(1).mean(1).median())
+    print(f"diversity: weight {weight}, capped at the real clips' median log-mel distance {cap:.3f}", flush=True)
+
+    def term(step) -> dict:
+        return {"diversity": weight * losses.diversity_sensitive_loss(mel(step.fake.flatten(1)), cap)}
+    return term
 
 
 class _Unwrap:
@@ -143,6 +168,8 @@ def train_gan(args) -> None:
         settings["mel_discriminator"] = True
     if args.minibatch_std:
         settings["minibatch_std"] = True
+    if args.diversity:
+        settings["diversity"] = args.diversity
     open_run(run_dir, settings, "train_digits.py")
     trainer, transform, sample_rate = make_trainer(args, run_dir)
     if transform is not None:
@@ -201,6 +228,7 @@ def export(args) -> None:
             "auxiliary_classifier": getattr(settings, "auxiliary_classifier", 0),
             "mel_discriminator": getattr(settings, "mel_discriminator", False),
             "minibatch_std": getattr(settings, "minibatch_std", False),
+            "diversity": getattr(settings, "diversity", 0),
             "steps": steps, "snapshot": args.snapshot,
             "batch_size": settings.batch_size or wavegan.RECIPES[settings.recipe]["batch_size"],
             "commands": (run_dir / "commands.txt").read_text().splitlines()}
@@ -277,6 +305,8 @@ def main(argv=None) -> None:
                         "(ganlib.models.wavegan.WaveMelDiscriminator)")
     g.add_argument("--minibatch-std", action="store_true",
                    help="the discriminators see each batch's feature spread (ProGAN), against mode collapse")
+    g.add_argument("--diversity", type=float, default=0.0, metavar="WEIGHT",
+                   help="diversity-sensitive loss on the fakes' log-mel (ganlib.losses), against mode collapse")
     g.add_argument("--seed", type=int, default=0)
     g.add_argument("--threads", type=int, default=1)
     e = commands.add_parser("export", help="ship a run's generator to data/checkpoints/, scored")
