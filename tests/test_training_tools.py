@@ -50,3 +50,45 @@ def test_diversity_term_is_capped_at_the_real_clips_spread():
     spread = term(step)["diversity"].item()
     step.fake = torch.randn(8, 1, 8192)  # far more spread than the real clips: clipped at the same cap
     assert spread < 0 and term(step)["diversity"].item() == pytest.approx(spread, rel=0.1)
+
+
+def test_init_from_copies_the_parents_checkpoint_once_and_chains_the_commands(tmp_path, monkeypatch):
+    tool = load_script("tools/train_digits.py")
+    monkeypatch.setattr(tool, "ROOT", tmp_path)
+    parent, child = tmp_path / "runs" / "parent", tmp_path / "runs" / "child"
+    parent.mkdir(parents=True), child.mkdir()
+    (parent / "settings.json").write_text("{}")
+    (parent / "commands.txt").write_text("python tools/train_digits.py gan --first\n")
+    (parent / "last.pt").write_bytes(b"parent weights")
+    (parent / "scores.jsonl").write_text('{"step": 500}\n')
+    (child / "settings.json").write_text(json.dumps({"init_from": "parent"}))
+    (child / "commands.txt").write_text("python tools/train_digits.py gan --init-from parent\n")
+    tool.start_from(child, "parent")
+    assert (child / "last.pt").read_bytes() == b"parent weights"
+    assert (child / "scores.jsonl").read_text() == '{"step": 500}\n'
+    (child / "last.pt").write_bytes(b"child weights")  # trained on: a second start must not overwrite it
+    tool.start_from(child, "parent")
+    assert (child / "last.pt").read_bytes() == b"child weights"
+    assert tool.run_commands(child) == ["python tools/train_digits.py gan --first",
+                                        "python tools/train_digits.py gan --init-from parent"]
+    with pytest.raises(SystemExit, match="--init-from nowhere: .*runs/nowhere/last.pt does not exist"):
+        tool.start_from(child, "nowhere")
+
+
+def test_conditional_diversity_term_compares_two_draws_of_the_same_digit():
+    tool = load_script("tools/train_digits.py")
+    torch.manual_seed(0)
+    labels = torch.arange(40) % 2
+    real = 0.1 * torch.randn(40, 8192) * (1 + labels[:, None])  # digit 1 twice as loud as digit 0
+    term = tool.diversity_term(1.0, real, 8000, labels)
+    asked = torch.tensor([0, 0, 1, 1])  # paired as i, i + 2 these would be different digits
+
+    class Generator(nn.Module):  # ignores z: every draw of a digit alike
+        latent_dim = 100
+
+        def forward(self, z, label):
+            return (0.1 * (1 + label.float()))[:, None, None] * torch.ones(len(z), 1, 8192)
+    step = type("Step", (), {})()
+    step.trainer = type("Trainer", (), {"generator": Generator(), "latent_dim": 100})()
+    step.condition, step.fake = asked, step.trainer.generator(torch.randn(4, 100), asked)
+    assert term(step)["diversity"].item() == 0.0  # the pairs share a digit, and z changes nothing

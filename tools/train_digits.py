@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 import platform
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -119,25 +120,40 @@ def make_trainer(args, run_dir: Path):
         if args.model != "wavegan":
             raise SystemExit("--diversity is for WaveGAN (--model wavegan)")
         recipe = {**recipe, "trainer": {**recipe["trainer"],
-                                        "extra_generator_loss": diversity_term(diversity, audio, sample_rate)}}
+                                        "extra_generator_loss": diversity_term(
+                                            diversity, audio, sample_rate, labels if args.conditional else None)}}
     trainer = Trainer(generator, discriminator, loader, checkpoint_dir=run_dir, checkpoint_every=500,
                       progress=False, log_every=50, **recipe["trainer"])
     return trainer, transform, sample_rate
 
 
-def diversity_term(weight: float, audio: torch.Tensor, sample_rate: int):
+def diversity_term(weight: float, audio: torch.Tensor, sample_rate: int, labels: torch.Tensor | None = None):
     """extra_generator_loss for Trainer: weight x losses.diversity_sensitive_loss on the fakes'
     log-mel (the MelDiscriminator's settings), capped at the median distance between two real
-    training clips' log-mels (1,000 seeded random pairs)."""
+    training clips' log-mels (1,000 seeded random pairs). With `labels` (a conditional model) the
+    pairs share a digit, as in Yang et al.: the first half of the batch's fakes against a second
+    draw of z for the same labels, and the cap is measured between real clips of one digit."""
     mel = MelSpectrogram(sample_rate=sample_rate, n_fft=256, hop_length=64, n_mels=64, fmin=20.0,
                          fmax=sample_rate / 2)
-    pairs = torch.randint(len(audio), (2, 1000), generator=torch.Generator().manual_seed(0))
+    rng = torch.Generator().manual_seed(0)
+    first = torch.randint(len(audio), (1000,), generator=rng)
+    if labels is None:
+        second = torch.randint(len(audio), (1000,), generator=rng)
+    else:  # a random other clip of the same digit
+        second = torch.stack([(labels == labels[i]).nonzero().flatten()[torch.randint(
+            int((labels == labels[i]).sum()), (1,), generator=rng)][0] for i in first])
     with torch.no_grad():
-        cap = float((mel(audio[pairs[0]]) - mel(audio[pairs[1]])).abs().flatten(1).mean(1).median())
+        cap = float((mel(audio[first]) - mel(audio[second])).abs().flatten(1).mean(1).median())
     print(f"diversity: weight {weight}, capped at the real clips' median log-mel distance {cap:.3f}", flush=True)
 
     def term(step) -> dict:
-        return {"diversity": weight * losses.diversity_sensitive_loss(mel(step.fake.flatten(1)), cap)}
+        fake = step.fake.flatten(1)
+        if labels is not None:
+            half = fake.shape[0] // 2
+            trainer = step.trainer
+            z = torch.randn(half, trainer.latent_dim, device=fake.device)
+            fake = torch.cat([fake[:half], trainer.generator(z, step.condition[:half]).flatten(1)])
+        return {"diversity": weight * losses.diversity_sensitive_loss(mel(fake), cap)}
     return term
 
 
@@ -170,7 +186,11 @@ def train_gan(args) -> None:
         settings["minibatch_std"] = True
     if args.diversity:
         settings["diversity"] = args.diversity
+    if args.init_from:
+        settings["init_from"] = args.init_from
     open_run(run_dir, settings, "train_digits.py")
+    if args.init_from:
+        start_from(run_dir, args.init_from)
     trainer, transform, sample_rate = make_trainer(args, run_dir)
     if transform is not None:
         atomic_save(transform.state_dict(), run_dir / "transform.pt")
@@ -186,6 +206,27 @@ def train_gan(args) -> None:
 
     for record in train_in_chunks(trainer, run_dir, args.minutes, args.steps, args.eval_every, evaluate):
         keep_if_best(run_dir, generator(), record, "accuracy" if args.conditional else "inception_score")
+
+
+def start_from(run_dir: Path, parent_name: str) -> None:
+    """--init-from: a new run (another recipe) starts where another run stopped: its last.pt
+    (weights, optimisers, moving average, step) and its score history are copied, once."""
+    parent = ROOT / "runs" / parent_name
+    if not (parent / "last.pt").is_file():
+        raise SystemExit(f"--init-from {parent_name}: {parent / 'last.pt'} does not exist")
+    if (run_dir / "last.pt").is_file():
+        return  # started before: resume as usual
+    shutil.copyfile(parent / "last.pt", run_dir / "last.pt")
+    if (parent / "scores.jsonl").is_file():
+        shutil.copyfile(parent / "scores.jsonl", run_dir / "scores.jsonl")
+    print(f"starting from {parent / 'last.pt'}", flush=True)
+
+
+def run_commands(run_dir: Path) -> list[str]:
+    """The commands that trained a run, its --init-from parent's first."""
+    settings = json.loads((run_dir / "settings.json").read_text())
+    own = (run_dir / "commands.txt").read_text().splitlines()
+    return (run_commands(ROOT / "runs" / settings["init_from"]) if "init_from" in settings else []) + own
 
 
 def keep_if_best(run_dir: Path, generator, record: dict, key: str) -> None:
@@ -231,7 +272,8 @@ def export(args) -> None:
             "diversity": getattr(settings, "diversity", 0),
             "steps": steps, "snapshot": args.snapshot,
             "batch_size": settings.batch_size or wavegan.RECIPES[settings.recipe]["batch_size"],
-            "commands": (run_dir / "commands.txt").read_text().splitlines()}
+            "init_from": getattr(settings, "init_from", None),
+            "commands": run_commands(run_dir)}
     path = CHECKPOINTS / f"{args.name or args.run}.pt"
     state = {"info": info, "generator": {k: v.half() for k, v in generator.state_dict().items()}}
     if transform is not None:
@@ -307,6 +349,8 @@ def main(argv=None) -> None:
                    help="the discriminators see each batch's feature spread (ProGAN), against mode collapse")
     g.add_argument("--diversity", type=float, default=0.0, metavar="WEIGHT",
                    help="diversity-sensitive loss on the fakes' log-mel (ganlib.losses), against mode collapse")
+    g.add_argument("--init-from", metavar="RUN",
+                   help="start a new run from another run's last checkpoint (fine-tune with another recipe)")
     g.add_argument("--seed", type=int, default=0)
     g.add_argument("--threads", type=int, default=1)
     e = commands.add_parser("export", help="ship a run's generator to data/checkpoints/, scored")
