@@ -240,8 +240,8 @@ def keep_if_best(run_dir: Path, generator, record: dict, key: str) -> None:
     best_file.write_text(json.dumps({"step": record["step"], "key": key, key: record[key]}) + "\n")
 
 
-_HISTORY_KEYS = ("step", "seconds", "d_loss", "g_loss", "d_class", "g_class", "inception_score", "classes_covered",
-                 "frechet_distance", "accuracy")
+_HISTORY_KEYS = ("step", "seconds", "d_loss", "g_loss", "d_class", "g_class", "diversity", "inception_score",
+                 "classes_covered", "frechet_distance", "accuracy")
 
 
 def export(args) -> None:
