@@ -69,6 +69,18 @@ class DigitJudge:
                                           splits=splits)
 
 
+def describe_recipe(settings: dict) -> str:
+    """A training run's discriminator and extra losses in words, from the settings that
+    tools/train_digits.py records (a checkpoint's JSON, or its "compared_with" runs):
+    e.g. "projection + mel D" for a conditional run, "waveform D + mel D + diversity" otherwise."""
+    parts = ["projection" if settings.get("conditional") else "waveform D",
+             "AC" if settings.get("auxiliary_classifier") else "",
+             "mel D" if settings.get("mel_discriminator") else "",
+             "minibatch std" if settings.get("minibatch_std") else "",
+             "diversity" if settings.get("diversity") else ""]
+    return " + ".join(part for part in parts if part)
+
+
 def generate_for_scoring(pretrained, n: int = 1000, seed: int = 0, chunk: int = 250) -> tuple[torch.Tensor, torch.Tensor | None]:
     """n clips from a shipped generator, reproducibly (chunk i drawn with seed + i), and the
     digits asked for (0, 1, ..., 9, 0, ... for a conditional one; None otherwise)."""

@@ -236,3 +236,12 @@ def test_minibatch_stddev_sees_a_collapsed_batch():
         wavegan.minibatch_stddev(torch.randn(1, 3, 5))
     _, discriminator = wavegan.build("wavegan", "cpu", d=4, minibatch_std=True, mel_discriminator=True)
     assert [o.shape for o in discriminator(torch.randn(4, 1, 8192))] == [(4, 1), (4, 1)]
+
+
+def test_describe_recipe_names_a_runs_discriminator_and_losses():
+    from ganlib.digits import describe_recipe
+    assert describe_recipe({"conditional": True, "mel_discriminator": True}) == "projection + mel D"
+    assert describe_recipe({"conditional": True, "auxiliary_classifier": 1.0}) == "projection + AC"
+    assert describe_recipe({"conditional": False, "mel_discriminator": True, "minibatch_std": True}) == \
+        "waveform D + mel D + minibatch std"
+    assert describe_recipe({"mel_discriminator": True, "diversity": 1.0}) == "waveform D + mel D + diversity"

@@ -27,7 +27,6 @@ sys.path.insert(0, str(ROOT / "tools"))
 from runlog import open_run, train_in_chunks, write_readme_block  # noqa: E402
 
 from ganlib import config, datasets, losses  # noqa: E402
-from ganlib.audio import MelSpectrogram  # noqa: E402
 from ganlib.digits import CHECKPOINTS, DigitJudge, digits_root, load_digits, score_pretrained  # noqa: E402
 from ganlib.models import classifier as classifier_module  # noqa: E402
 from ganlib.models import wavegan  # noqa: E402
@@ -88,13 +87,13 @@ def make_trainer(args, run_dir: Path):
     ac_weight = getattr(args, "auxiliary_classifier", 0)
     if ac_weight and not (args.conditional and args.model == "wavegan"):
         raise SystemExit("--auxiliary-classifier is for the conditional WaveGAN (--conditional --model wavegan)")
-    mel = getattr(args, "mel_discriminator", False)
-    if mel and args.model != "wavegan":
-        raise SystemExit("--mel-discriminator is for WaveGAN (--model wavegan)")
+    switches = {"auxiliary_classifier": bool(ac_weight), "mel_discriminator": getattr(args, "mel_discriminator", False),
+                "minibatch_std": getattr(args, "minibatch_std", False)}  # discriminator options, off by default
+    for name in ("mel_discriminator", "minibatch_std"):
+        if switches[name] and args.model != "wavegan":
+            raise SystemExit(f"--{name.replace('_', '-')} is for WaveGAN (--model wavegan)")
     generator, discriminator = wavegan.build(args.model, args.preset, args.conditional, args.recipe,
-                                             **({"auxiliary_classifier": True} if ac_weight else {}),
-                                             **({"mel_discriminator": True} if mel else {}),
-                                             **({"minibatch_std": True} if getattr(args, "minibatch_std", False) else {}))
+                                             **{name: True for name, on in switches.items() if on})
     if args.model == "wavegan":
         sample_rate, length = generator.sample_rate, generator.length
         audio, labels = load_digits("training", sample_rate, length)
@@ -133,15 +132,18 @@ def diversity_term(weight: float, audio: torch.Tensor, sample_rate: int, labels:
     training clips' log-mels (1,000 seeded random pairs). With `labels` (a conditional model) the
     pairs share a digit, as in Yang et al.: the first half of the batch's fakes against a second
     draw of z for the same labels, and the cap is measured between real clips of one digit."""
-    mel = MelSpectrogram(sample_rate=sample_rate, n_fft=256, hop_length=64, n_mels=64, fmin=20.0,
-                         fmax=sample_rate / 2)
+    mel = wavegan.mel_features(sample_rate)
     rng = torch.Generator().manual_seed(0)
     first = torch.randint(len(audio), (1000,), generator=rng)
     if labels is None:
         second = torch.randint(len(audio), (1000,), generator=rng)
-    else:  # a random other clip of the same digit
-        second = torch.stack([(labels == labels[i]).nonzero().flatten()[torch.randint(
-            int((labels == labels[i]).sum()), (1,), generator=rng)][0] for i in first])
+    else:  # a random clip of the same digit
+        clips_of = {int(digit): (labels == digit).nonzero().flatten() for digit in labels.unique()}
+        second = []
+        for i in first:
+            same = clips_of[int(labels[i])]
+            second.append(same[torch.randint(len(same), (1,), generator=rng)[0]])
+        second = torch.stack(second)
     with torch.no_grad():
         cap = float((mel(audio[first]) - mel(audio[second])).abs().flatten(1).mean(1).median())
     print(f"diversity: weight {weight}, capped at the real clips' median log-mel distance {cap:.3f}", flush=True)

@@ -37,6 +37,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from ganlib.audio import MelSpectrogram
+
 #: The paper's WaveGAN at 16 kHz, and the course's CPU preset: a quarter of the channels
 #: (d = 16) and half the sample rate (8 kHz, 8192 samples: one second, the same five layers
 #: from 8 samples instead of 16). Digits keep their identity below 4 kHz, and the canvas is
@@ -241,6 +243,13 @@ class WaveGANDiscriminator(nn.Module):
         return {"logits": logits, "classes": self.classifier(x.flatten(1))}
 
 
+def mel_features(sample_rate: int = 8000, n_fft: int = 256, hop_length: int = 64, n_mels: int = 64) -> MelSpectrogram:
+    """The log-mel that MelDiscriminator reads (bands from 20 Hz to Nyquist): also the feature
+    space of tools/train_digits.py's diversity loss and of chapter 05's within-digit spread."""
+    return MelSpectrogram(sample_rate=sample_rate, n_fft=n_fft, hop_length=hop_length, n_mels=n_mels,
+                          fmin=20.0, fmax=sample_rate / 2)
+
+
 class MelDiscriminator(nn.Module):
     """waveform (batch, 1, length) [, label] -> logit (batch, 1), judged on its log-mel spectrogram.
 
@@ -258,11 +267,8 @@ class MelDiscriminator(nn.Module):
                  n_fft: int = 256, hop_length: int = 64, num_classes: int | None = None,
                  spectral_norm: bool = False, minibatch_std: bool = False):
         super().__init__()
-        self.minibatch_std = minibatch_std
-        from ganlib.audio import MelSpectrogram
-        self.length = length
-        self.mel = MelSpectrogram(sample_rate=sample_rate, n_fft=n_fft, hop_length=hop_length, n_mels=n_mels,
-                                  fmin=20.0, fmax=sample_rate / 2)
+        self.length, self.minibatch_std = length, minibatch_std
+        self.mel = mel_features(sample_rate, n_fft, hop_length, n_mels)
         wrap = nn.utils.parametrizations.spectral_norm if spectral_norm else (lambda layer: layer)
         widths, strides = (8 * d, 8 * d, 16 * d, 16 * d), (1, 2, 2, 2)
         self.convs = nn.ModuleList()
@@ -295,8 +301,7 @@ class WaveMelDiscriminator(nn.Module):
         self.wave, self.mel = wave, mel
 
     def forward(self, x: torch.Tensor, label: torch.Tensor | None = None):
-        wave = self.wave(x) if label is None else self.wave(x, label)
-        mel = self.mel(x, label)
+        wave, mel = self.wave(x, label), self.mel(x, label)
         if isinstance(wave, dict):
             return {"logits": [wave["logits"], mel], "classes": wave["classes"]}
         return [wave, mel]
