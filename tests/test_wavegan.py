@@ -170,6 +170,27 @@ def test_random_shift_moves_each_clip_with_zeros_shifted_in_and_passes_gradients
     assert wavegan.random_shift(torch.randn(4, 100), 5).shape == (4, 100)  # (batch, samples) too
 
 
+def test_random_frame_shift_moves_whole_spectrogram_frames_with_silence_shifted_in():
+    torch.manual_seed(0)
+    x = torch.rand(16, 1, 8, 50) * 2 - 1  # SpecGAN's layout: (batch, 1, bins, frames) in [-1, 1]
+    y = wavegan.random_frame_shift(x, 6)
+    assert y.shape == x.shape
+    shifts = set()
+    for i in range(len(x)):
+        padded = torch.nn.functional.pad(x[i], (6, 6), value=-1.0)  # silence is the normalised floor
+        k = next(k for k in range(-6, 7) if torch.allclose(y[i], padded[..., 6 - k:56 - k]))
+        shifts.add(k)
+        if k > 0:  # every bin of the frames shifted in is silent
+            assert (y[i, ..., :k] == -1).all()
+    assert len(shifts) > 3  # each example gets its own shift
+    # the hook shifts spectrograms by frames and waveforms by samples
+    seen = []
+    trainer = type("T", (), {"discriminator": staticmethod(lambda h: seen.append(h) or h.mean())})()
+    wavegan.shifted_discriminate(6)(trainer, x, None)
+    silent_frame = (seen[0] == -1).flatten(1, 2).all(1).any(1)  # per example: a frame shifted in?
+    assert seen[0].shape == x.shape and silent_frame.sum() > len(x) // 2
+
+
 def test_auxiliary_classifier_discriminator_returns_logits_and_class_logits():
     generator, discriminator = wavegan.build("wavegan", "cpu", conditional=True, d=4, auxiliary_classifier=True)
     labels = torch.tensor([0, 3, 9])

@@ -341,7 +341,7 @@ def main(argv=None) -> None:
     g.add_argument("--eval-every", type=int, default=500)
     g.add_argument("--batch-size", type=int, default=None)
     g.add_argument("--augment-shift", type=int, default=0,
-                   help="DiffAugment: shift real and fake clips by up to this many samples before D")
+                   help="DiffAugment: shift real and fake clips by up to this many samples (SpecGAN: frames) before D")
     g.add_argument("--auxiliary-classifier", type=float, default=0.0, metavar="WEIGHT",
                    help="AC-GAN: the conditional discriminator also classifies, with this loss weight")
     g.add_argument("--mel-discriminator", action="store_true",
