@@ -6,6 +6,8 @@ import pytest
 import torch
 from torch import nn
 
+from ganlib.models import wavegan
+
 from repo_scripts import load_script
 
 
@@ -42,7 +44,7 @@ def test_diversity_term_is_capped_at_the_real_clips_spread():
     tool = load_script("tools/train_digits.py")
     torch.manual_seed(0)
     real = 0.1 * torch.randn(40, 8192)
-    term = tool.diversity_term(2.0, real, 8000)
+    term = tool.diversity_term(2.0, real, wavegan.mel_features(8000))
     step = type("Step", (), {})()
     step.fake = torch.zeros(8, 1, 8192)  # collapsed: all alike
     assert term(step)["diversity"].item() == 0.0
@@ -50,6 +52,18 @@ def test_diversity_term_is_capped_at_the_real_clips_spread():
     spread = term(step)["diversity"].item()
     step.fake = torch.randn(8, 1, 8192)  # far more spread than the real clips: clipped at the same cap
     assert spread < 0 and term(step)["diversity"].item() == pytest.approx(spread, rel=0.1)
+
+
+def test_specgan_diversity_term_measures_the_spectrograms_themselves():
+    tool = load_script("tools/train_digits.py")
+    torch.manual_seed(0)
+    real = torch.rand(40, 1, 16, 16) * 2 - 1  # (n, 1, bins, frames) in [-1, 1], as SpecGAN's transform
+    term = tool.diversity_term(1.0, real, nn.Identity())
+    step = type("Step", (), {})()
+    step.fake = -torch.ones(8, 1, 16, 16)  # all silent: collapsed
+    assert term(step)["diversity"].item() == 0.0
+    step.fake = torch.rand(8, 1, 16, 16) * 2 - 1  # spread like the real ones: -(mean |a - b|) = -2/3
+    assert term(step)["diversity"].item() == pytest.approx(-2 / 3, abs=0.1)
 
 
 def test_init_from_copies_the_parents_checkpoint_once_and_chains_the_commands(tmp_path, monkeypatch):
@@ -80,7 +94,7 @@ def test_conditional_diversity_term_compares_two_draws_of_the_same_digit():
     torch.manual_seed(0)
     labels = torch.arange(40) % 2
     real = 0.1 * torch.randn(40, 8192) * (1 + labels[:, None])  # digit 1 twice as loud as digit 0
-    term = tool.diversity_term(1.0, real, 8000, labels)
+    term = tool.diversity_term(1.0, real, wavegan.mel_features(8000), labels)
     asked = torch.tensor([0, 0, 1, 1])  # paired as i, i + 2 these would be different digits
 
     class Generator(nn.Module):  # ignores z: every draw of a digit alike

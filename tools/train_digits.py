@@ -19,6 +19,7 @@ import time
 from pathlib import Path
 
 import torch
+from torch import nn
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -115,24 +116,25 @@ def make_trainer(args, run_dir: Path):
     if ac_weight:
         recipe = {**recipe, "trainer": {**recipe["trainer"], "classifier_weight": ac_weight}}
     diversity = getattr(args, "diversity", 0)
-    if diversity:
-        if args.model != "wavegan":
-            raise SystemExit("--diversity is for WaveGAN (--model wavegan)")
+    if diversity:  # WaveGAN: on the clips' log-mel; SpecGAN: on its normalised spectrograms themselves
+        features = wavegan.mel_features(sample_rate) if args.model == "wavegan" else nn.Identity()
         recipe = {**recipe, "trainer": {**recipe["trainer"],
                                         "extra_generator_loss": diversity_term(
-                                            diversity, audio, sample_rate, labels if args.conditional else None)}}
+                                            diversity, real, features, labels if args.conditional else None)}}
     trainer = Trainer(generator, discriminator, loader, checkpoint_dir=run_dir, checkpoint_every=500,
                       progress=False, log_every=50, **recipe["trainer"])
     return trainer, transform, sample_rate
 
 
-def diversity_term(weight: float, audio: torch.Tensor, sample_rate: int, labels: torch.Tensor | None = None):
-    """extra_generator_loss for Trainer: weight x losses.diversity_sensitive_loss on the fakes'
-    log-mel (the MelDiscriminator's settings), capped at the median distance between two real
-    training clips' log-mels (1,000 seeded random pairs). With `labels` (a conditional model) the
-    pairs share a digit, as in Yang et al.: the first half of the batch's fakes against a second
-    draw of z for the same labels, and the cap is measured between real clips of one digit."""
-    mel = wavegan.mel_features(sample_rate)
+def diversity_term(weight: float, real: torch.Tensor, features, labels: torch.Tensor | None = None):
+    """extra_generator_loss for Trainer: weight x losses.diversity_sensitive_loss on
+    features(fakes flattened to (batch, -1)) (WaveGAN: wavegan.mel_features, the MelDiscriminator's
+    log-mel; SpecGAN: its spectrograms as they are), capped at the median distance between two
+    real training examples (1,000 seeded random pairs of `real`, the generator's targets). With
+    `labels` (a conditional model) the pairs share a digit, as in Yang et al.: the first half of
+    the batch's fakes against a second draw of z for the same labels, and the cap is measured
+    between real examples of one digit."""
+    mel, audio = features, real.flatten(1)
     rng = torch.Generator().manual_seed(0)
     first = torch.randint(len(audio), (1000,), generator=rng)
     if labels is None:
@@ -146,7 +148,7 @@ def diversity_term(weight: float, audio: torch.Tensor, sample_rate: int, labels:
         second = torch.stack(second)
     with torch.no_grad():
         cap = float((mel(audio[first]) - mel(audio[second])).abs().flatten(1).mean(1).median())
-    print(f"diversity: weight {weight}, capped at the real clips' median log-mel distance {cap:.3f}", flush=True)
+    print(f"diversity: weight {weight}, capped at the real examples' median distance {cap:.3f}", flush=True)
 
     def term(step) -> dict:
         fake = step.fake.flatten(1)
