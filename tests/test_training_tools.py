@@ -14,17 +14,39 @@ from repo_scripts import load_script
 def test_keep_if_best_keeps_only_improvements(tmp_path):
     tool = load_script("tools/train_digits.py")
     generator = nn.Linear(2, 2)
-    tool.keep_if_best(tmp_path, generator, {"step": 500, "accuracy": 0.4}, "accuracy")
-    first = {k: v.clone() for k, v in generator.state_dict().items()}
-    with torch.no_grad():
-        generator.weight.add_(1.0)
-    tool.keep_if_best(tmp_path, generator, {"step": 1000, "accuracy": 0.3}, "accuracy")  # worse: not kept
+
+    def evaluate(step, inception_score):
+        with torch.no_grad():
+            generator.weight.add_(1.0)  # weights that changed since the last evaluation
+        tool.keep_if_best(tmp_path, generator, {"step": step, "inception_score": inception_score}, False)
+        return generator.weight.detach().clone()
+    first = evaluate(500, 2.0)
+    evaluate(1000, 1.5)  # worse: not kept
     best = torch.load(tmp_path / "best.pt", weights_only=True)
-    assert best["step"] == 500 and torch.equal(best["generator"]["weight"], first["weight"])
-    tool.keep_if_best(tmp_path, generator, {"step": 1500, "accuracy": 0.6}, "accuracy")  # better: kept
+    assert best["step"] == 500 and torch.equal(best["generator"]["weight"], first)
+    third = evaluate(1500, 2.5)  # better: kept
     best = torch.load(tmp_path / "best.pt", weights_only=True)
-    assert best["step"] == 1500 and torch.equal(best["generator"]["weight"], generator.weight)
-    assert json.loads((tmp_path / "best.json").read_text()) == {"step": 1500, "key": "accuracy", "accuracy": 0.6}
+    assert best["step"] == 1500 and torch.equal(best["generator"]["weight"], third)
+    assert json.loads((tmp_path / "best.json").read_text()) == {"step": 1500, "inception_score": 2.5}
+
+
+def test_conditional_snapshots_rank_by_accuracy_up_to_the_bar_then_by_inception_score(tmp_path):
+    tool = load_script("tools/train_digits.py")
+    order = [{"step": 500, "accuracy": 0.5, "inception_score": 4.0},
+             {"step": 1000, "accuracy": 0.7, "inception_score": 3.0},  # more accurate: better
+             {"step": 1500, "accuracy": 0.7, "inception_score": 3.5},  # same accuracy, higher IS: better
+             {"step": 2000, "accuracy": 0.95, "inception_score": 3.0},  # past the bar: better
+             {"step": 2500, "accuracy": 0.85, "inception_score": 5.0},  # both past the bar: IS decides
+             {"step": 3000, "accuracy": 1.0, "inception_score": 4.9}]  # not better
+    kept = []
+    for record in order:
+        tool.keep_if_best(tmp_path, nn.Linear(2, 2), record, True)
+        kept.append(json.loads((tmp_path / "best.json").read_text())["step"])
+    assert kept == [500, 1000, 1500, 2000, 2500, 2500]
+    # a best.json from before the tie-break (accuracy only) still compares
+    (tmp_path / "best.json").write_text(json.dumps({"step": 7000, "key": "accuracy", "accuracy": 0.9}))
+    tool.keep_if_best(tmp_path, nn.Linear(2, 2), {"step": 7500, "accuracy": 0.8, "inception_score": 3.3}, True)
+    assert json.loads((tmp_path / "best.json").read_text())["step"] == 7500  # same at the bar, an IS beats none
 
 
 def test_export_names_a_missing_run_before_writing_anything(tmp_path, monkeypatch):

@@ -209,7 +209,7 @@ def train_gan(args) -> None:
         return score_pretrained(snapshot, judge, n=500, seed=0)  # seeded: leaves training's RNG alone
 
     for record in train_in_chunks(trainer, run_dir, args.minutes, args.steps, args.eval_every, evaluate):
-        keep_if_best(run_dir, generator(), record, "accuracy" if args.conditional else "inception_score")
+        keep_if_best(run_dir, generator(), record, args.conditional)
 
 
 def start_from(run_dir: Path, parent_name: str) -> None:
@@ -233,15 +233,30 @@ def run_commands(run_dir: Path) -> list[str]:
     return (run_commands(ROOT / "runs" / settings["init_from"]) if "init_from" in settings else []) + own
 
 
-def keep_if_best(run_dir: Path, generator, record: dict, key: str) -> None:
-    """Keep the generator of the best evaluation so far (by `key`) in runs/<run>/best.pt: GAN
-    training does not improve monotonically, and the last step is not always the best one."""
+ACCURACY_BAR = 0.8  # issue 5: a conditional generator says the digit asked for at least this often
+
+
+def snapshot_rank(record: dict, conditional: bool) -> tuple:
+    """How keep_if_best orders evaluations, the bar's order: an unconditional generator by its
+    Inception Score; a conditional one by its accuracy up to ACCURACY_BAR, then (among snapshots
+    at or past the bar, or tied below it) by its Inception Score."""
+    if conditional:
+        return min(record["accuracy"], ACCURACY_BAR), record["inception_score"]
+    return (record["inception_score"],)
+
+
+def keep_if_best(run_dir: Path, generator, record: dict, conditional: bool) -> None:
+    """Keep the generator of the best evaluation so far (snapshot_rank) in runs/<run>/best.pt:
+    GAN training does not improve monotonically, and the last step is not always the best one."""
     best_file = run_dir / "best.json"
-    best = json.loads(best_file.read_text()) if best_file.is_file() else None
-    if best is not None and best[key] >= record[key]:
-        return
+    keys = ("accuracy", "inception_score") if conditional else ("inception_score",)
+    if best_file.is_file():
+        best = json.loads(best_file.read_text())
+        best = {key: best.get(key, 0.0) for key in keys}  # runs from before the IS tie-break: 0
+        if snapshot_rank(best, conditional) >= snapshot_rank(record, conditional):
+            return
     atomic_save({"step": record["step"], "generator": generator.state_dict()}, run_dir / "best.pt")
-    best_file.write_text(json.dumps({"step": record["step"], "key": key, key: record[key]}) + "\n")
+    best_file.write_text(json.dumps({"step": record["step"], **{key: record[key] for key in keys}}) + "\n")
 
 
 _HISTORY_KEYS = ("step", "seconds", "d_loss", "g_loss", "d_class", "g_class", "diversity", "inception_score",
