@@ -3,6 +3,7 @@ import pytest
 import torch
 
 from ganlib import audio, losses
+from ganlib.train import Trainer
 from ganlib.models import count_parameters, wavegan
 from ganlib.models.wavegan import (SpecGANDiscriminator, SpecGANGenerator, SpecGANTransform,
                                    WaveGANDiscriminator, WaveGANGenerator, phase_shuffle)
@@ -199,6 +200,24 @@ def test_auxiliary_classifier_discriminator_returns_logits_and_class_logits():
     assert out["logits"].shape == (3, 1) and out["classes"].shape == (3, 10)
     with pytest.raises(ValueError, match="auxiliary_classifier needs a conditional discriminator"):
         wavegan.build("wavegan", "cpu", conditional=False, d=4, auxiliary_classifier=True)
+
+
+def test_specgan_auxiliary_classifier_trains_through_the_trainer():
+    torch.manual_seed(0)
+    generator, discriminator = wavegan.build("specgan", "cpu", conditional=True, d=2, auxiliary_classifier=True)
+    labels = torch.tensor([0, 3, 9])
+    out = discriminator(generator(torch.randn(3, 100), labels), labels)
+    assert out["logits"].shape == (3, 1) and out["classes"].shape == (3, 10)
+    with pytest.raises(ValueError, match="auxiliary_classifier needs a conditional discriminator"):
+        wavegan.build("specgan", "cpu", conditional=False, d=2, auxiliary_classifier=True)
+    # Trainer's classifier loss: D learns to name the digit of real spectrograms
+    real = torch.rand(8, 1, 128, 128) * 2 - 1
+    real_labels = torch.arange(8) % 4
+    trainer = Trainer(generator, discriminator, [(real, real_labels)], loss="hinge", classifier_weight=1.0,
+                      lr=2e-3, progress=False)
+    trainer.fit(30)
+    d_class = trainer.history["d_class"]
+    assert sum(d_class[-5:]) < sum(d_class[:5])
 
 
 def test_mel_discriminator_reads_the_log_mel_and_pairs_with_the_waveform_one():

@@ -86,8 +86,8 @@ def run_name(args) -> str:
 def make_trainer(args, run_dir: Path):
     recipe = wavegan.RECIPES[args.recipe]
     ac_weight = getattr(args, "auxiliary_classifier", 0)
-    if ac_weight and not (args.conditional and args.model == "wavegan"):
-        raise SystemExit("--auxiliary-classifier is for the conditional WaveGAN (--conditional --model wavegan)")
+    if ac_weight and not args.conditional:
+        raise SystemExit("--auxiliary-classifier is for a conditional model (--conditional)")
     switches = {"auxiliary_classifier": bool(ac_weight), "mel_discriminator": getattr(args, "mel_discriminator", False),
                 "minibatch_std": getattr(args, "minibatch_std", False)}  # discriminator options, off by default
     for name in ("mel_discriminator", "minibatch_std"):

@@ -341,11 +341,15 @@ class SpecGANGenerator(nn.Module):
 
 class SpecGANDiscriminator(nn.Module):
     """(batch, 1, 128, 128) [, label] -> logit (batch, 1): 5 x [conv 5x5, stride 2 -> LeakyReLU 0.2],
-    channels d .. 16d, then dense (or projection when conditional)."""
+    channels d .. 16d, then dense (or projection when conditional). auxiliary_classifier: also
+    classify the spectrogram (AC-GAN), as WaveGANDiscriminator: {"logits", "classes"}."""
 
     def __init__(self, d: int = 64, num_classes: int | None = None, num_layers: int = 5,
-                 kernel_size: int = 5, spectral_norm: bool = False, size: int = 128):
+                 kernel_size: int = 5, spectral_norm: bool = False, size: int = 128,
+                 auxiliary_classifier: bool = False):
         super().__init__()
+        if auxiliary_classifier and not num_classes:
+            raise ValueError("auxiliary_classifier needs a conditional discriminator (num_classes)")
         wrap = nn.utils.parametrizations.spectral_norm if spectral_norm else (lambda layer: layer)
         self.size = size
         self.convs = nn.ModuleList()
@@ -354,16 +358,21 @@ class SpecGANDiscriminator(nn.Module):
             out = d * 2 ** i
             self.convs.append(wrap(nn.Conv2d(width, out, kernel_size, 2, padding=kernel_size // 2)))
             width = out
-        self.head = _Projection(width * (size // 2 ** num_layers) ** 2, num_classes, wrap)
+        features = width * (size // 2 ** num_layers) ** 2
+        self.head = _Projection(features, num_classes, wrap)
+        self.classifier = wrap(nn.Linear(features, num_classes)) if auxiliary_classifier else None
 
-    def forward(self, x: torch.Tensor, label: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, label: torch.Tensor | None = None):
         if x.dim() == 3:
             x = x.unsqueeze(1)
         if x.shape[1:] != (1, self.size, self.size):
             raise ValueError(f"expected spectrograms (batch, 1, {self.size}, {self.size}), got {tuple(x.shape)}")
         for conv in self.convs:
             x = F.leaky_relu(conv(x), 0.2)
-        return self.head(x.flatten(1), label)
+        logits = self.head(x.flatten(1), label)
+        if self.classifier is None:
+            return logits
+        return {"logits": logits, "classes": self.classifier(x.flatten(1))}
 
 
 class SpecGANTransform(nn.Module):
@@ -467,7 +476,8 @@ def build(model: str = "wavegan", preset: str = "cpu", conditional: bool = False
         settings = {**SPECGAN_PRESETS[preset], **overrides}
         classes = num_classes if conditional else None
         return (SpecGANGenerator(d=settings["d"], latent_dim=settings["latent_dim"], num_classes=classes),
-                SpecGANDiscriminator(d=settings["d"], num_classes=classes, spectral_norm=spectral))
+                SpecGANDiscriminator(d=settings["d"], num_classes=classes, spectral_norm=spectral,
+                                     auxiliary_classifier=settings.get("auxiliary_classifier", False)))
     raise ValueError(f"model must be 'wavegan' or 'specgan', got {model!r}")
 
 
