@@ -689,11 +689,15 @@ class Trainer:
         if self.generator_ema is not None:
             load_state(self.generator_ema, checkpoint["generator_ema"] or checkpoint["generator"],
                        "generator_ema", str(path))
-        self.g_optimizer.load_state_dict(checkpoint["g_optimizer"])
-        self.d_optimizer.load_state_dict(checkpoint["d_optimizer"])
-        for scheduler, key in ((self.g_scheduler, "g_scheduler"), (self.d_scheduler, "d_scheduler")):
-            if scheduler is not None and checkpoint[key] is not None:
-                scheduler.load_state_dict(checkpoint[key])
+        for optimizer, scheduler, key in ((self.g_optimizer, self.g_scheduler, "g"),
+                                          (self.d_optimizer, self.d_scheduler, "d")):
+            built_with = [group["lr"] for group in optimizer.param_groups]
+            optimizer.load_state_dict(checkpoint[f"{key}_optimizer"])
+            if scheduler is not None and checkpoint[f"{key}_scheduler"] is not None:
+                scheduler.load_state_dict(checkpoint[f"{key}_scheduler"])
+            elif scheduler is None:  # no schedule: the learning rate asked for now wins (fine-tuning at another lr)
+                for group, lr in zip(optimizer.param_groups, built_with):
+                    group["lr"] = lr
         self.step = self._checkpoint_step = checkpoint["step"]
         self.epoch = checkpoint["epoch"]
         self.history = History(checkpoint["history"])

@@ -89,6 +89,16 @@ def test_resume_with_an_endless_sampler_and_schedulers(tmp_path):
     assert straight.g_optimizer.param_groups[0]["lr"] == resumed.g_optimizer.param_groups[0]["lr"] == 1e-3 * 0.9 ** 2
 
 
+def test_resuming_at_another_learning_rate_uses_the_new_one(tmp_path):
+    make_trainer(tmp_path, lr=1e-3).fit(4)
+    fine_tune = make_trainer(tmp_path, lr=1e-4, lr_d=3e-4)  # the same run, resumed to fine-tune
+    fine_tune.fit(6)
+    assert fine_tune.step == 6
+    assert [g["lr"] for g in fine_tune.g_optimizer.param_groups] == [1e-4]
+    assert [g["lr"] for g in fine_tune.d_optimizer.param_groups] == [3e-4]
+    assert fine_tune.g_optimizer.state_dict()["state"][0]["step"] == 6  # Adam's moments carried on
+
+
 class ExplodingGenerator(nn.Module):
     """A generator whose output turns to NaN from a given call on."""
 

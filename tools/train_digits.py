@@ -79,8 +79,9 @@ def run_name(args) -> str:
     mel = "_mel" if getattr(args, "mel_discriminator", False) else ""
     mbstd = "_mbstd" if getattr(args, "minibatch_std", False) else ""
     diversity = f"_div{args.diversity:g}" if getattr(args, "diversity", 0) else ""
+    lr = f"_lr{args.lr:g}" if getattr(args, "lr", None) else ""
     return (f"{'c' if args.conditional else ''}{args.model}_{args.preset}_{args.recipe}"
-            f"{shift}{ac}{mel}{mbstd}{diversity}")
+            f"{shift}{ac}{mel}{mbstd}{diversity}{lr}")
 
 
 def make_trainer(args, run_dir: Path):
@@ -115,6 +116,8 @@ def make_trainer(args, run_dir: Path):
         recipe = {**recipe, "trainer": {**recipe["trainer"], "discriminate": wavegan.shifted_discriminate(shift)}}
     if ac_weight:
         recipe = {**recipe, "trainer": {**recipe["trainer"], "classifier_weight": ac_weight}}
+    if getattr(args, "lr", None):  # both networks' Adam learning rate, e.g. lower to fine-tune (--init-from)
+        recipe = {**recipe, "trainer": {**recipe["trainer"], "lr": args.lr}}
     diversity = getattr(args, "diversity", 0)
     if diversity:  # WaveGAN: on the clips' log-mel; SpecGAN: on its normalised spectrograms themselves
         features = wavegan.mel_features(sample_rate) if args.model == "wavegan" else nn.Identity()
@@ -190,6 +193,8 @@ def train_gan(args) -> None:
         settings["minibatch_std"] = True
     if args.diversity:
         settings["diversity"] = args.diversity
+    if args.lr:
+        settings["lr"] = args.lr
     if args.init_from:
         settings["init_from"] = args.init_from
     open_run(run_dir, settings, "train_digits.py")
@@ -289,6 +294,7 @@ def export(args) -> None:
             "mel_discriminator": getattr(settings, "mel_discriminator", False),
             "minibatch_std": getattr(settings, "minibatch_std", False),
             "diversity": getattr(settings, "diversity", 0),
+            "lr": getattr(settings, "lr", None) or wavegan.RECIPES[settings.recipe]["trainer"]["lr"],
             "steps": steps, "snapshot": args.snapshot,
             "batch_size": settings.batch_size or wavegan.RECIPES[settings.recipe]["batch_size"],
             "init_from": getattr(settings, "init_from", None),
@@ -368,6 +374,8 @@ def main(argv=None) -> None:
                    help="the discriminators see each batch's feature spread (ProGAN), against mode collapse")
     g.add_argument("--diversity", type=float, default=0.0, metavar="WEIGHT",
                    help="diversity-sensitive loss on the fakes' log-mel (ganlib.losses), against mode collapse")
+    g.add_argument("--lr", type=float, default=None,
+                   help="Adam's learning rate for both networks (default: the recipe's)")
     g.add_argument("--init-from", metavar="RUN",
                    help="start a new run from another run's last checkpoint (fine-tune with another recipe)")
     g.add_argument("--seed", type=int, default=0)
