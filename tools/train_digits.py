@@ -3,7 +3,10 @@
     python tools/train_digits.py classifier                      # the judge, ~5 min on 2 cores
     python tools/train_digits.py gan --model wavegan --preset cpu --minutes 60   # resumes runs/wavegan_cpu
     python tools/train_digits.py gan --model wavegan --preset cpu --conditional --minutes 60
+    python tools/train_digits.py gan --model specgan --conditional --auxiliary-classifier 1 --augment-shift 16
     python tools/train_digits.py export --run wavegan_cpu_cpu --name wavegan_cpu   # -> data/checkpoints/, scored
+
+The shipped files' exact commands are in their JSON files and in data/checkpoints/README.md.
 
 Every checkpoint under data/checkpoints/ has a JSON beside it with the command that trained
 it, the steps and time it took, and its scores (see ganlib.metrics.evaluate_generator).
@@ -137,11 +140,11 @@ def diversity_term(weight: float, real: torch.Tensor, features, labels: torch.Te
     `labels` (a conditional model) the pairs share a digit, as in Yang et al.: the first half of
     the batch's fakes against a second draw of z for the same labels, and the cap is measured
     between real examples of one digit."""
-    mel, audio = features, real.flatten(1)
+    examples = real.flatten(1)
     rng = torch.Generator().manual_seed(0)
-    first = torch.randint(len(audio), (1000,), generator=rng)
+    first = torch.randint(len(examples), (1000,), generator=rng)
     if labels is None:
-        second = torch.randint(len(audio), (1000,), generator=rng)
+        second = torch.randint(len(examples), (1000,), generator=rng)
     else:  # a random clip of the same digit
         clips_of = {int(digit): (labels == digit).nonzero().flatten() for digit in labels.unique()}
         second = []
@@ -150,7 +153,7 @@ def diversity_term(weight: float, real: torch.Tensor, features, labels: torch.Te
             second.append(same[torch.randint(len(same), (1,), generator=rng)[0]])
         second = torch.stack(second)
     with torch.no_grad():
-        cap = float((mel(audio[first]) - mel(audio[second])).abs().flatten(1).mean(1).median())
+        cap = float((features(examples[first]) - features(examples[second])).abs().flatten(1).mean(1).median())
     print(f"diversity: weight {weight}, capped at the real examples' median distance {cap:.3f}", flush=True)
 
     def term(step) -> dict:
@@ -160,7 +163,7 @@ def diversity_term(weight: float, real: torch.Tensor, features, labels: torch.Te
             trainer = step.trainer
             z = torch.randn(half, trainer.latent_dim, device=fake.device)
             fake = torch.cat([fake[:half], trainer.generator(z, step.condition[:half]).flatten(1)])
-        return {"diversity": weight * losses.diversity_sensitive_loss(mel(fake), cap)}
+        return {"diversity": weight * losses.diversity_sensitive_loss(features(fake), cap)}
     return term
 
 
