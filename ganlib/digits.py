@@ -4,6 +4,7 @@
     judge = DigitJudge()                 # the shipped classifier + real clips' features
     judge.real_scores                    # IS etc. of the real training clips, the yardstick
     judge.score(generated, 8000)         # IS, coverage, Fréchet distance, NN ratio (+ accuracy)
+    clusters = pseudo_labels(audio, 8000, clusters=40)   # word-like groups found without labels
 
 The data is the course's data/digits (Speech Commands layout); with the real SC09 pass
 root="path/to/speech_commands_v0.02" (or set GANLIB_DIGITS). The classifier and the GAN
@@ -16,6 +17,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from . import datasets, metrics
@@ -41,6 +43,63 @@ def load_digits(subset: str = "training", sample_rate: int = 16000, length: int 
         raise ValueError(f"no {subset} clips in {digits_root(root)}")
     audio, labels = zip(*(data[i] for i in range(len(data))))
     return torch.stack(audio), torch.tensor(labels)
+
+
+def word_templates(audio: torch.Tensor, sample_rate: int, frames: int = 12, n_mfcc: int = 13) -> torch.Tensor:
+    """A fixed-size description of each spoken word, made without labels, as the template
+    matchers of isolated-word recognition did: trim the silence around the word (samples
+    quieter than 2 % of the clip's peak), take 13 MFCCs (32 ms windows, 8 ms hop), remove the
+    clip's mean MFCC (cepstral mean normalisation: the voice and the microphone, not the word)
+    and stretch the word to `frames` frames. (n, frames x n_mfcc) float32."""
+    import librosa
+
+    n_fft, hop = round(0.032 * sample_rate), round(0.008 * sample_rate)
+    out = []
+    for clip in audio.detach().cpu().float().numpy():
+        loud = np.flatnonzero(np.abs(clip) > 0.02 * max(np.abs(clip).max(), 1e-8))
+        word = clip[loud[0]:loud[-1] + 1] if len(loud) else clip
+        word = np.pad(word, (0, max(0, n_fft - len(word))))
+        mfcc = librosa.feature.mfcc(y=word, sr=sample_rate, n_mfcc=n_mfcc, n_fft=n_fft, hop_length=hop)
+        mfcc = torch.from_numpy(mfcc - mfcc.mean(1, keepdims=True)).float()
+        out.append(torch.nn.functional.interpolate(mfcc[None], size=frames, mode="linear", align_corners=False)[0].flatten())
+    return torch.stack(out)
+
+
+def pseudo_labels(audio: torch.Tensor, sample_rate: int, clusters: int = 40, seed: int = 0,
+                  dims: int = 50) -> torch.Tensor:
+    """Cluster ids (n,) int64 for clips, found without their labels: k-means (k-means++ starts,
+    the best of 10 by inertia) on word_templates, standardised and reduced to `dims` principal
+    components. The self-conditioned GAN (Liu et al., 2020) trains a conditional GAN on such
+    clusters; with more clusters than words each cluster is purer (chapter 05 measures it)."""
+    from scipy.cluster.vq import kmeans2
+
+    if not 2 <= clusters <= len(audio):
+        raise ValueError(f"clusters must be between 2 and the number of clips ({len(audio)}), got {clusters}")
+    x = word_templates(audio, sample_rate).double()
+    x = (x - x.mean(0)) / (x.std(0) + 1e-6)
+    _, _, v = torch.linalg.svd(x, full_matrices=False)
+    x = (x @ v[:min(dims, v.shape[0])].T).numpy()
+    rng = np.random.default_rng(seed)
+    best, best_inertia = None, np.inf
+    for _ in range(10):
+        centres, ids = kmeans2(x, clusters, minit="++", seed=rng, iter=50)
+        inertia = ((x - centres[ids]) ** 2).sum()
+        if inertia < best_inertia and len(np.unique(ids)) == clusters:
+            best, best_inertia = ids, inertia
+    if best is None:
+        raise RuntimeError(f"k-means left a cluster empty in 10 tries: ask for fewer than {clusters}")
+    # number the clusters by their first clip, so the ids do not depend on k-means' internal order
+    _, first = np.unique(best, return_index=True)
+    order = np.argsort(first)
+    renumber = np.empty(clusters, dtype=np.int64)
+    renumber[order] = np.arange(clusters)
+    return torch.from_numpy(renumber[best])
+
+
+def cluster_purity(clusters: torch.Tensor, labels: torch.Tensor) -> float:
+    """The share of clips whose cluster's most common label is their own label (1: each
+    cluster holds one word; 0.1 for ten words met at random)."""
+    return sum(int(torch.bincount(labels[clusters == c]).max()) for c in clusters.unique()) / len(labels)
 
 
 class DigitJudge:

@@ -128,3 +128,30 @@ def test_conditional_diversity_term_compares_two_draws_of_the_same_digit():
     step.trainer = type("Trainer", (), {"generator": Generator(), "latent_dim": 100})()
     step.condition, step.fake = asked, step.trainer.generator(torch.randn(4, 100), asked)
     assert term(step)["diversity"].item() == 0.0  # the pairs share a digit, and z changes nothing
+
+
+def test_self_conditioned_run_trains_on_clusters_and_never_sees_the_digits(tmp_path, monkeypatch):
+    import argparse
+    tool = load_script("tools/train_digits.py")
+    seen = {}
+
+    def every_fifth(audio, sample_rate, clusters):  # stands in for k-means: clusters unlike the digits
+        seen["rate"] = sample_rate
+        return torch.arange(len(audio)) % clusters
+    monkeypatch.setattr(tool, "pseudo_labels", every_fifth)
+    args = argparse.Namespace(model="specgan", preset="cpu", recipe="cpu", conditional=False, batch_size=8,
+                              self_conditioned=5, auxiliary_classifier=1.0)
+    assert tool.run_name(args) == "specgan_cpu_cpu_sc5_ac1"
+    trainer, transform, rate, prior = tool.make_trainer(args, tmp_path)
+    assert seen["rate"] == rate == 16000 and transform is not None
+    assert trainer.generator.num_classes == 5 and trainer.discriminator.classifier.out_features == 5
+    torch.testing.assert_close(prior, torch.full((5,), 0.2))
+    kept = torch.load(tmp_path / "clusters.pt", weights_only=True)
+    assert torch.equal(kept, torch.arange(800) % 5)
+    spectrograms, clusters = next(iter(trainer.data))
+    assert spectrograms.shape == (8, 1, 128, 128) and clusters.max() < 5
+    # a second start (resume, export) reads the kept clusters instead of clustering again
+    monkeypatch.setattr(tool, "pseudo_labels", None)
+    assert torch.equal(tool.make_trainer(args, tmp_path)[3], prior)
+    with pytest.raises(SystemExit, match="drop --conditional"):
+        tool.make_trainer(argparse.Namespace(**{**vars(args), "conditional": True}), tmp_path)

@@ -285,3 +285,60 @@ def test_describe_recipe_names_a_runs_discriminator_and_losses():
     assert describe_recipe({"conditional": False, "mel_discriminator": True, "minibatch_std": True}) == \
         "waveform D + mel D + minibatch std"
     assert describe_recipe({"mel_discriminator": True, "diversity": 1.0}) == "waveform D + mel D + diversity"
+
+
+def _self_conditioned(prior):
+    generator = WaveGANGenerator(d=2, latent_dim=8, length=1024, num_classes=len(prior)).eval()
+    return wavegan.Pretrained(generator, 8000, None, {}, torch.tensor(prior))
+
+
+def test_a_self_conditioned_generator_is_unconditional_and_draws_clusters_from_its_prior():
+    torch.manual_seed(0)
+    only_cluster_2 = _self_conditioned([0.0, 0.0, 1.0, 0.0])
+    assert not only_cluster_2.conditional
+    clips = only_cluster_2.generate(6, seed=3)
+    assert clips.shape == (6, 1024)
+    # the prior puts every clip in cluster 2: the same clips as asking for cluster 2 outright
+    torch.testing.assert_close(clips, only_cluster_2.generate(clusters=[2] * 6, seed=3))
+    assert not torch.allclose(clips, only_cluster_2.generate(clusters=[1] * 6, seed=3))
+    # an even prior draws several clusters, reproducibly for a seed
+    even = _self_conditioned([0.25] * 4)
+    even.generator.load_state_dict(only_cluster_2.generator.state_dict())
+    torch.testing.assert_close(even.generate(6, seed=3), even.generate(6, seed=3))
+    assert not torch.allclose(even.generate(6, seed=3), clips)
+
+
+def test_a_self_conditioned_generator_refuses_digits_and_a_prior_of_the_wrong_size():
+    model = _self_conditioned([0.5, 0.5])
+    with pytest.raises(ValueError, match="unconditional.*clusters="):
+        model.generate(labels=[1, 2])
+    with pytest.raises(ValueError, match="3 shares for a generator of 2 classes"):
+        wavegan.Pretrained(model.generator, 8000, None, {}, torch.ones(3) / 3)
+    plain = wavegan.Pretrained(WaveGANGenerator(d=2, latent_dim=8, length=1024), 8000, None, {})
+    with pytest.raises(ValueError, match="clusters= is for a self-conditioned generator"):
+        plain.generate(clusters=[0])
+
+
+@pytest.fixture(scope="module")
+def training_digits():
+    from ganlib.digits import load_digits
+    return load_digits("training", 16000, 16384)
+
+
+def test_pseudo_labels_find_the_spoken_words_without_their_labels(training_digits):
+    from ganlib.digits import cluster_purity, pseudo_labels
+    audio, labels = training_digits
+    clusters = pseudo_labels(audio, 16000, clusters=40)
+    assert clusters.dtype == torch.int64 and clusters.shape == labels.shape
+    assert sorted(clusters.unique().tolist()) == list(range(40)) and clusters[0] == 0  # numbered by first clip
+    # 40 clusters of 800 clips of ten words: most clusters hold one word (0.1 if met at random)
+    assert cluster_purity(clusters, labels) > 0.85
+    assert torch.equal(clusters, pseudo_labels(audio, 16000, clusters=40))  # seeded
+    assert cluster_purity(pseudo_labels(audio, 16000, clusters=10), labels) > 0.5
+    assert cluster_purity(torch.arange(800) % 40, labels) < 0.2  # the measure itself: chance is low
+
+
+def test_pseudo_labels_refuse_an_impossible_number_of_clusters():
+    from ganlib.digits import pseudo_labels
+    with pytest.raises(ValueError, match="clusters must be between 2 and the number of clips \\(5\\), got 6"):
+        pseudo_labels(torch.randn(5, 4000), 8000, clusters=6)

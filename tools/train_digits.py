@@ -31,7 +31,8 @@ sys.path.insert(0, str(ROOT / "tools"))
 from runlog import open_run, train_in_chunks, write_readme_block  # noqa: E402
 
 from ganlib import config, datasets, losses  # noqa: E402
-from ganlib.digits import CHECKPOINTS, DigitJudge, digits_root, load_digits, score_pretrained  # noqa: E402
+from ganlib.digits import (CHECKPOINTS, DigitJudge, cluster_purity, digits_root, load_digits,  # noqa: E402
+                           pseudo_labels, score_pretrained)
 from ganlib.models import classifier as classifier_module  # noqa: E402
 from ganlib.models import wavegan  # noqa: E402
 from ganlib.train import Trainer, atomic_save, stop_on_signals  # noqa: E402
@@ -83,21 +84,28 @@ def run_name(args) -> str:
     mbstd = "_mbstd" if getattr(args, "minibatch_std", False) else ""
     diversity = f"_div{args.diversity:g}" if getattr(args, "diversity", 0) else ""
     lr = f"_lr{args.lr:g}" if getattr(args, "lr", None) else ""
+    clusters = f"_sc{args.self_conditioned}" if getattr(args, "self_conditioned", 0) else ""
     return (f"{'c' if args.conditional else ''}{args.model}_{args.preset}_{args.recipe}"
-            f"{shift}{ac}{mel}{mbstd}{diversity}{lr}")
+            f"{clusters}{shift}{ac}{mel}{mbstd}{diversity}{lr}")
 
 
 def make_trainer(args, run_dir: Path):
+    """(Trainer, SpecGAN transform or None, sample rate, cluster prior or None) for a run's settings."""
     recipe = wavegan.RECIPES[args.recipe]
     ac_weight = getattr(args, "auxiliary_classifier", 0)
-    if ac_weight and not args.conditional:
-        raise SystemExit("--auxiliary-classifier is for a conditional model (--conditional)")
+    clusters = getattr(args, "self_conditioned", 0)
+    if clusters and args.conditional:
+        raise SystemExit("--self-conditioned trains on clusters instead of labels: drop --conditional")
+    conditional = args.conditional or bool(clusters)  # the networks take a label: a digit, or a cluster
+    if ac_weight and not conditional:
+        raise SystemExit("--auxiliary-classifier is for a conditional model (--conditional or --self-conditioned)")
     switches = {"auxiliary_classifier": bool(ac_weight), "mel_discriminator": getattr(args, "mel_discriminator", False),
                 "minibatch_std": getattr(args, "minibatch_std", False)}  # discriminator options, off by default
     for name in ("mel_discriminator", "minibatch_std"):
         if switches[name] and args.model != "wavegan":
             raise SystemExit(f"--{name.replace('_', '-')} is for WaveGAN (--model wavegan)")
-    generator, discriminator = wavegan.build(args.model, args.preset, args.conditional, args.recipe,
+    generator, discriminator = wavegan.build(args.model, args.preset, conditional, args.recipe,
+                                             num_classes=clusters or 10,
                                              **{name: True for name, on in switches.items() if on})
     if args.model == "wavegan":
         sample_rate, length = generator.sample_rate, generator.length
@@ -108,11 +116,15 @@ def make_trainer(args, run_dir: Path):
         audio, labels = load_digits("training", sample_rate, length)
         transform = wavegan.SpecGANTransform().fit(audio)
         real = transform(audio)
-    tensors = (real, labels) if args.conditional else (real,)
+    prior = None
+    if clusters:  # the labels are put away: the clips' own clusters take their place
+        labels = cached_pseudo_labels(run_dir, audio, sample_rate, clusters, labels)
+        prior = torch.bincount(labels, minlength=clusters).float() / len(labels)
+    tensors = (real, labels) if conditional else (real,)
     loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(*tensors),
                                          batch_size=args.batch_size or recipe["batch_size"], shuffle=True,
                                          drop_last=True)
-    if not args.conditional:
+    if not conditional:
         loader = _Unwrap(loader)
     shift = getattr(args, "augment_shift", 0)
     if shift:
@@ -126,10 +138,27 @@ def make_trainer(args, run_dir: Path):
         features = wavegan.mel_features(sample_rate) if args.model == "wavegan" else nn.Identity()
         recipe = {**recipe, "trainer": {**recipe["trainer"],
                                         "extra_generator_loss": diversity_term(
-                                            diversity, real, features, labels if args.conditional else None)}}
+                                            diversity, real, features, labels if conditional else None)}}
     trainer = Trainer(generator, discriminator, loader, checkpoint_dir=run_dir, checkpoint_every=500,
                       progress=False, log_every=50, **recipe["trainer"])
-    return trainer, transform, sample_rate
+    return trainer, transform, sample_rate, prior
+
+
+def cached_pseudo_labels(run_dir: Path, audio: torch.Tensor, sample_rate: int, clusters: int,
+                         labels: torch.Tensor) -> torch.Tensor:
+    """ganlib.digits.pseudo_labels of the training clips, computed once per run and kept in
+    runs/<run>/clusters.pt (resume and export see the same clusters). The true labels only
+    measure the clusters' purity, which is printed; training never sees them."""
+    path = run_dir / "clusters.pt"
+    if path.is_file():
+        found = torch.load(path, map_location="cpu", weights_only=True)
+        if len(found) != len(audio) or int(found.max()) + 1 != clusters:
+            raise SystemExit(f"{path} holds {len(found)} clips' clusters, not {len(audio)} clips in {clusters}")
+        return found
+    found = pseudo_labels(audio, sample_rate, clusters)
+    atomic_save(found, path)
+    print(f"{clusters} clusters found without labels; purity {cluster_purity(found, labels):.3f}", flush=True)
+    return found
 
 
 def diversity_term(weight: float, real: torch.Tensor, features, labels: torch.Tensor | None = None):
@@ -200,10 +229,12 @@ def train_gan(args) -> None:
         settings["lr"] = args.lr
     if args.init_from:
         settings["init_from"] = args.init_from
+    if args.self_conditioned:
+        settings["self_conditioned"] = args.self_conditioned
     open_run(run_dir, settings, "train_digits.py")
     if args.init_from:
         start_from(run_dir, args.init_from)
-    trainer, transform, sample_rate = make_trainer(args, run_dir)
+    trainer, transform, sample_rate, prior = make_trainer(args, run_dir)
     if transform is not None:
         atomic_save(transform.state_dict(), run_dir / "transform.pt")
     judge = DigitJudge()
@@ -213,7 +244,7 @@ def train_gan(args) -> None:
         return trainer.generator_ema if trainer.generator_ema is not None else trainer.generator
 
     def evaluate() -> dict:
-        snapshot = wavegan.Pretrained(generator(), sample_rate, transform, {})
+        snapshot = wavegan.Pretrained(generator(), sample_rate, transform, {}, prior)
         return score_pretrained(snapshot, judge, n=500, seed=0)  # seeded: leaves training's RNG alone
 
     for record in train_in_chunks(trainer, run_dir, args.minutes, args.steps, args.eval_every, evaluate):
@@ -279,7 +310,7 @@ def export(args) -> None:
             raise SystemExit(f"no run {name!r}: {ROOT / 'runs' / name / 'settings.json'} does not exist")
     settings = argparse.Namespace(**json.loads((run_dir / "settings.json").read_text()), threads=args.threads)
     torch.set_num_threads(args.threads)
-    trainer, transform, sample_rate = make_trainer(settings, run_dir)
+    trainer, transform, sample_rate, prior = make_trainer(settings, run_dir)
     trainer.fit(0)  # loads last.pt
     generator = trainer.generator_ema or trainer.generator
     steps = trainer.step
@@ -297,6 +328,7 @@ def export(args) -> None:
             "mel_discriminator": getattr(settings, "mel_discriminator", False),
             "minibatch_std": getattr(settings, "minibatch_std", False),
             "diversity": getattr(settings, "diversity", 0),
+            "self_conditioned": getattr(settings, "self_conditioned", 0),
             "lr": getattr(settings, "lr", None) or wavegan.RECIPES[settings.recipe]["trainer"]["lr"],
             "steps": steps, "snapshot": args.snapshot,
             "batch_size": settings.batch_size or wavegan.RECIPES[settings.recipe]["batch_size"],
@@ -306,6 +338,8 @@ def export(args) -> None:
     state = {"info": info, "generator": {k: v.half() for k, v in generator.state_dict().items()}}
     if transform is not None:
         state["transform"] = transform.state_dict()
+    if prior is not None:
+        state["cluster_prior"] = prior
     atomic_save(state, path)
     pretrained = wavegan.load_pretrained(path)  # score what was shipped, fp16 rounding included
     judge = DigitJudge()
@@ -379,6 +413,9 @@ def main(argv=None) -> None:
                    help="diversity-sensitive loss on the fakes' log-mel (ganlib.losses), against mode collapse")
     g.add_argument("--lr", type=float, default=None,
                    help="Adam's learning rate for both networks (default: the recipe's)")
+    g.add_argument("--self-conditioned", type=int, default=0, metavar="CLUSTERS",
+                   help="unconditional, without labels: train on CLUSTERS clusters of the clips found by "
+                        "k-means (ganlib.digits.pseudo_labels), as the self-conditioned GAN")
     g.add_argument("--init-from", metavar="RUN",
                    help="start a new run from another run's last checkpoint (fine-tune with another recipe)")
     g.add_argument("--seed", type=int, default=0)

@@ -488,26 +488,45 @@ class Pretrained:
     .generator (eval mode), .sample_rate, .conditional, .transform (SpecGAN's, else None),
     .info (what the checkpoint says about itself: preset, recipe, steps, command).
     generate(n=..., labels=..., seed=...) -> waveforms (n, samples) in [-1, 1].
+
+    cluster_prior: a self-conditioned generator (trained on clusters found without labels,
+    ganlib.digits.pseudo_labels) is unconditional to its user: generate(n) draws each clip's
+    cluster from these shares (the clusters' sizes in the training data), then its z.
     """
 
-    def __init__(self, generator: nn.Module, sample_rate: int, transform: SpecGANTransform | None, info: dict):
+    def __init__(self, generator: nn.Module, sample_rate: int, transform: SpecGANTransform | None, info: dict,
+                 cluster_prior: torch.Tensor | None = None):
         self.generator, self.sample_rate, self.transform, self.info = generator.eval(), sample_rate, transform, info
-        self.conditional = getattr(generator, "num_classes", None) is not None
+        self.cluster_prior = None if cluster_prior is None else torch.as_tensor(cluster_prior, dtype=torch.float32)
+        if self.cluster_prior is not None and len(self.cluster_prior) != getattr(generator, "num_classes", None):
+            raise ValueError(f"cluster_prior has {len(self.cluster_prior)} shares for a generator of "
+                             f"{getattr(generator, 'num_classes', None)} classes")
+        self.conditional = getattr(generator, "num_classes", None) is not None and self.cluster_prior is None
 
     @torch.no_grad()
     def generate(self, n: int | None = None, labels=None, seed: int | None = None, z: torch.Tensor | None = None,
-                 griffin_lim_iters: int = 32) -> torch.Tensor:
+                 griffin_lim_iters: int = 32, clusters=None) -> torch.Tensor:
+        """labels: the digits, for a conditional generator; clusters: chosen clusters, for a
+        self-conditioned one (drawn from cluster_prior when not given)."""
         if self.conditional and labels is None:
             raise ValueError("this generator is conditional: pass labels (digits 0-9)")
-        if labels is not None:
-            labels = torch.as_tensor(labels).long().reshape(-1)
-            n = len(labels)
+        if labels is not None and not self.conditional:
+            raise ValueError("this generator is unconditional: it takes no labels"
+                             + (" (pick clusters with clusters=)" if self.cluster_prior is not None else ""))
+        if clusters is not None and self.cluster_prior is None:
+            raise ValueError("clusters= is for a self-conditioned generator (one with a cluster_prior)")
+        condition = labels if labels is not None else clusters
+        if condition is not None:
+            condition = torch.as_tensor(condition).long().reshape(-1)
+            n = len(condition)
+        rng = torch.Generator().manual_seed(seed) if seed is not None else None
         if z is None:
             if n is None:
                 raise ValueError("pass n, labels or z")
-            rng = torch.Generator().manual_seed(seed) if seed is not None else None
             z = torch.randn(n, self.generator.latent_dim, generator=rng)
-        out = self.generator(z, labels) if self.conditional else self.generator(z)
+        if self.cluster_prior is not None and condition is None:  # each clip's cluster, drawn after its z
+            condition = torch.multinomial(self.cluster_prior, len(z), replacement=True, generator=rng)
+        out = self.generator(z, condition) if condition is not None else self.generator(z)
         if self.transform is not None:
             return self.transform.inverse(out, n_iter=griffin_lim_iters)
         return out.squeeze(1)
@@ -519,7 +538,8 @@ def load_pretrained(path) -> Pretrained:
 
     checkpoint = load_checkpoint(path)
     info = checkpoint["info"]
-    classes = 10 if info["conditional"] else None
+    prior = checkpoint.get("cluster_prior")
+    classes = len(prior) if prior is not None else 10 if info["conditional"] else None
     if info["model"] == "wavegan":
         settings = {**WAVEGAN_PRESETS[info["preset"]], **info.get("overrides", {})}
         generator = WaveGANGenerator(d=settings["d"], latent_dim=settings["latent_dim"],
@@ -533,4 +553,4 @@ def load_pretrained(path) -> Pretrained:
         load_state(transform, {k: v.float() for k, v in checkpoint["transform"].items()}, "transform", str(path))
         sample_rate = 16000
     load_state(generator, {k: v.float() for k, v in checkpoint["generator"].items()}, "generator", str(path))
-    return Pretrained(generator, sample_rate, transform, info)
+    return Pretrained(generator, sample_rate, transform, info, None if prior is None else prior.float())
