@@ -131,8 +131,11 @@ class DigitJudge:
 def describe_recipe(settings: dict) -> str:
     """A training run's discriminator and extra losses in words, from the settings that
     tools/train_digits.py records (a checkpoint's JSON, or its "compared_with" runs):
-    e.g. "projection + mel D" for a conditional run, "waveform D + mel D + diversity" otherwise."""
-    parts = ["projection" if settings.get("conditional") else "waveform D",
+    e.g. "projection + mel D" for a conditional run, "waveform D + mel D + diversity" otherwise,
+    "projection on 40 clusters + AC" for a self-conditioned one."""
+    clusters = settings.get("self_conditioned")
+    parts = [f"projection on {clusters} clusters" if clusters else "projection" if settings.get("conditional")
+             else "waveform D",
              "AC" if settings.get("auxiliary_classifier") else "",
              "mel D" if settings.get("mel_discriminator") else "",
              "minibatch std" if settings.get("minibatch_std") else "",

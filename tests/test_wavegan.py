@@ -285,6 +285,8 @@ def test_describe_recipe_names_a_runs_discriminator_and_losses():
     assert describe_recipe({"conditional": False, "mel_discriminator": True, "minibatch_std": True}) == \
         "waveform D + mel D + minibatch std"
     assert describe_recipe({"mel_discriminator": True, "diversity": 1.0}) == "waveform D + mel D + diversity"
+    assert describe_recipe({"conditional": False, "self_conditioned": 40, "auxiliary_classifier": 1.0}) == \
+        "projection on 40 clusters + AC"
 
 
 def _self_conditioned(prior):
