@@ -4,6 +4,7 @@
     python tools/train_digits.py gan --model wavegan --preset cpu --minutes 60   # resumes runs/wavegan_cpu
     python tools/train_digits.py gan --model wavegan --preset cpu --conditional --minutes 60
     python tools/train_digits.py gan --model specgan --conditional --auxiliary-classifier 1 --augment-shift 16
+    python tools/train_digits.py gan --model specgan --self-conditioned 10 --auxiliary-classifier 1 --augment-shift 16 --diversity 10
     python tools/train_digits.py export --run wavegan_cpu_cpu --name wavegan_cpu   # -> data/checkpoints/, scored
 
 The shipped files' exact commands are in their JSON files and in data/checkpoints/README.md.
