@@ -56,6 +56,8 @@ def word_templates(audio: torch.Tensor, sample_rate: int, frames: int = 12, n_mf
     n_fft, hop = round(0.032 * sample_rate), round(0.008 * sample_rate)
     out = []
     for clip in audio.detach().cpu().float().numpy():
+        # a per-sample threshold, not audio.trim_silence's frame energies: the shipped
+        # self-conditioned model's clusters were found with it
         loud = np.flatnonzero(np.abs(clip) > 0.02 * max(np.abs(clip).max(), 1e-8))
         word = clip[loud[0]:loud[-1] + 1] if len(loud) else clip
         word = np.pad(word, (0, max(0, n_fft - len(word))))

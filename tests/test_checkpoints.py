@@ -69,10 +69,10 @@ def test_generator_scores_are_what_its_json_says(name, rescored):
     assert scores["classes_covered"] == shipped["classes_covered"]
 
 
-# The issue's bars. The conditional and the self-conditioned (unconditional) SpecGAN meet them; the
-# WaveGANs not yet (their CPU runs are resumed over several sessions, runs/, see
-# data/checkpoints/README.md). strict=True turns a pass
-# into a failure, so a marker has to come off the day its file meets the bars.
+# The issue's bars. The conditional and the self-conditioned (unconditional) SpecGAN meet them;
+# the WaveGANs not yet (their CPU runs are resumed over several sessions, runs/, see
+# data/checkpoints/README.md). strict=True turns a pass into a failure, so a marker has to come
+# off the day its file meets the bars.
 @pytest.mark.parametrize("name", CONDITIONAL)
 def test_conditional_generator_says_the_digit_asked_for(name, rescored):
     # the accuracy half of issue 5's bar for a conditional model

@@ -553,4 +553,4 @@ def load_pretrained(path) -> Pretrained:
         load_state(transform, {k: v.float() for k, v in checkpoint["transform"].items()}, "transform", str(path))
         sample_rate = 16000
     load_state(generator, {k: v.float() for k, v in checkpoint["generator"].items()}, "generator", str(path))
-    return Pretrained(generator, sample_rate, transform, info, None if prior is None else prior.float())
+    return Pretrained(generator, sample_rate, transform, info, prior)  # Pretrained makes the prior float32
