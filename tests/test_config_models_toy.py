@@ -43,6 +43,16 @@ def test_device_override(monkeypatch):
             config.get_device("cuda")
 
 
+def test_cpu_bf16_units_reads_torchs_cpu_capabilities(monkeypatch):
+    monkeypatch.setattr(torch.cpu, "get_capabilities", lambda: {"amx_bf16": True, "avx512_bf16": False, "avx2": True},
+                        raising=False)
+    assert config.cpu_bf16_units() == ["amx_bf16"]
+    monkeypatch.setattr(torch.cpu, "get_capabilities", lambda: {"avx2": True}, raising=False)
+    assert config.cpu_bf16_units() == []
+    monkeypatch.delattr(torch.cpu, "get_capabilities", raising=False)  # an older torch: cannot tell
+    assert config.cpu_bf16_units() == []
+
+
 def test_seed_everything_seeds_all_three_generators():
     config.seed_everything(123)
     first = (random.random(), np.random.rand(), torch.rand(1).item())

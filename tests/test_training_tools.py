@@ -155,3 +155,22 @@ def test_self_conditioned_run_trains_on_clusters_and_never_sees_the_digits(tmp_p
     assert torch.equal(tool.make_trainer(args, tmp_path)[3], prior)
     with pytest.raises(SystemExit, match="drop --conditional"):
         tool.make_trainer(argparse.Namespace(**{**vars(args), "conditional": True}), tmp_path)
+
+
+def test_precision_reaches_the_trainer_and_every_score_record(tmp_path, monkeypatch):
+    import argparse
+    tool = load_script("tools/train_digits.py")
+    args = argparse.Namespace(model="specgan", preset="cpu", recipe="cpu", conditional=False, batch_size=4)
+    assert tool.make_trainer(args, tmp_path)[0].precision == "fp32"  # the default, and any older command
+    trainer = tool.make_trainer(argparse.Namespace(**vars(args), precision="bf16"), tmp_path / "bf16")[0]
+    assert trainer.precision == "bf16"
+    for script, command in (("tools/train_digits.py", "gan"), ("tools/train_vocoder.py", "train")):
+        with pytest.raises(SystemExit, match="2"):  # argparse refuses it, naming the choices
+            load_script(script).main([command, "--precision", "fp16"])
+    # runlog.train_in_chunks writes the precision of every chunk into scores.jsonl
+    runlog = load_script("tools/runlog.py")
+    records = list(runlog.train_in_chunks(trainer, tmp_path, minutes=5, steps=2, eval_every=1,
+                                          evaluate=lambda: {}))
+    assert [r["precision"] for r in records] == ["bf16", "bf16"]
+    lines = (tmp_path / "scores.jsonl").read_text().splitlines()
+    assert [json.loads(line)["precision"] for line in lines] == ["bf16", "bf16"]

@@ -11,6 +11,15 @@ from pathlib import Path
 from typing import Callable, Iterator
 
 
+def add_precision_argument(parser) -> None:
+    """--precision for a training command: fp32 (the default), or bf16 autocast, faster on a CPU
+    with bf16 matrix units (ganlib.config.cpu_bf16_units: Intel AMX, avx512_bf16; by how much:
+    benchmarks/wavegan_speed.py, hifigan_speed.py) and slower on one without them. Not a setting
+    of the run: a run may be resumed at the other precision; commands.txt and scores.jsonl say which."""
+    parser.add_argument("--precision", choices=("fp32", "bf16"), default="fp32",
+                        help="bf16: autocast, faster on CPUs with AMX or avx512_bf16 (ganlib.config.cpu_bf16_units)")
+
+
 def open_run(run_dir: Path, settings: dict, tool: str) -> None:
     """Create runs/<run>/; refuse to continue a run trained with other settings; record the
     settings and append this command to commands.txt."""
@@ -39,6 +48,7 @@ def train_in_chunks(trainer, run_dir: Path, minutes: float, steps: int, eval_eve
         seconds = time.time() - start
         record = {"step": trainer.step, "seconds": round(seconds, 1),
                   "seconds_per_step": round(seconds / max(trainer.step - steps_before, 1), 3),
+                  "precision": trainer.precision,
                   **{k: round(v, digits) for k, v in trainer.history.last().items()}, **evaluate()}
         with open(run_dir / "scores.jsonl", "a") as file:
             file.write(json.dumps(record) + "\n")

@@ -29,7 +29,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tools"))
 
-from runlog import open_run, train_in_chunks, write_readme_block  # noqa: E402
+from runlog import add_precision_argument, open_run, train_in_chunks, write_readme_block  # noqa: E402
 
 from ganlib import config, datasets, losses  # noqa: E402
 from ganlib.digits import (CHECKPOINTS, DigitJudge, cluster_purity, digits_root, load_digits,  # noqa: E402
@@ -141,7 +141,7 @@ def make_trainer(args, run_dir: Path):
                                         "extra_generator_loss": diversity_term(
                                             diversity, real, features, labels if conditional else None)}}
     trainer = Trainer(generator, discriminator, loader, checkpoint_dir=run_dir, checkpoint_every=500,
-                      progress=False, log_every=50, **recipe["trainer"])
+                      progress=False, log_every=50, precision=getattr(args, "precision", "fp32"), **recipe["trainer"])
     return trainer, transform, sample_rate, prior
 
 
@@ -421,6 +421,7 @@ def main(argv=None) -> None:
                    help="start a new run from another run's last checkpoint (fine-tune with another recipe)")
     g.add_argument("--seed", type=int, default=0)
     g.add_argument("--threads", type=int, default=1)
+    add_precision_argument(g)
     e = commands.add_parser("export", help="ship a run's generator to data/checkpoints/, scored")
     e.add_argument("--run", required=True, help="a folder name under runs/, e.g. wavegan_cpu_cpu")
     e.add_argument("--name", help="file name under data/checkpoints/ (default: the run's)")

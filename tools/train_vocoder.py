@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tools"))
 
-from runlog import open_run, train_in_chunks, write_readme_block  # noqa: E402
+from runlog import add_precision_argument, open_run, train_in_chunks, write_readme_block  # noqa: E402
 
 from ganlib import audio, config, speech  # noqa: E402
 from ganlib.models import hifigan  # noqa: E402
@@ -40,7 +40,7 @@ def make_trainer(args, run_dir: Path) -> Trainer:
                                          drop_last=True, generator=torch.Generator().manual_seed(args.seed))
     generator, discriminator = hifigan.build(args.preset)
     return Trainer(generator, discriminator, loader, checkpoint_dir=run_dir, checkpoint_every=250,
-                   progress=False, log_every=50, device="cpu",
+                   progress=False, log_every=50, device="cpu", precision=getattr(args, "precision", "fp32"),
                    **hifigan.trainer_options(generator, discriminator, args.preset))
 
 
@@ -121,6 +121,7 @@ def main(argv=None) -> None:
     t.add_argument("--batch-size", type=int, default=None)
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--threads", type=int, default=1)
+    add_precision_argument(t)
     e = commands.add_parser("export", help="ship a run's generator to data/checkpoints/, scored")
     e.add_argument("--run", required=True, help="a folder name under runs/, e.g. hifigan_cpu")
     e.add_argument("--name", help="file name under data/checkpoints/ (default: the run's)")
