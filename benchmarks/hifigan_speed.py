@@ -14,7 +14,8 @@ Griffin-Lim: ganlib.audio.mel_to_audio (32 iterations) on the same mel, for comp
 Training: one full step (D step, then G step: LSGAN + 2 x feature matching + 45 x mel L1,
 AdamW) of the V3 generator with the paper's MPD + MSD, batch 2, segments of 8192 samples, on
 2 threads, then 1 (--train-threads): ganlib.train.Trainer with hifigan.trainer_options against the
-official train.py step written plainly (reference_hifigan.OfficialTraining).
+official train.py step written plainly (reference_hifigan.OfficialTraining). On a CPU with bf16
+matrix units (AMX, avx512_bf16), also ganlib's step in bf16 autocast (Trainer(precision="bf16")).
 
 Every repeat runs each implementation once, alternating which goes first, so a change in the
 machine's load hits all of them; medians and their ratios come from the same run. The 1-minute
@@ -142,17 +143,29 @@ def training(thread_counts, repeats: int, batch_size: int = 2, segment_length: i
     def ganlib_step():
         trainer.fit(trainer.step + 1)
 
+    steps = {"reference": lambda: official.step(x, y, y_mel), "ganlib": ganlib_step}
+    if ganlib.config.cpu_bf16_units():  # AMX / avx512_bf16: ganlib's loop in bf16 autocast as well
+        ganlib.config.seed_everything(0)
+        g16, d16 = hifigan.build("v3")
+        bf16 = ganlib.train.Trainer(g16, d16, [(real, mel)], progress=False, device="cpu", log_every=10**6,
+                                    precision="bf16", **hifigan.trainer_options(g16, d16, "v3"))
+        steps["ganlib_bf16"] = lambda: bf16.fit(bf16.step + 1)
+
     result = {"preset": "v3", "batch_size": batch_size, "segment_length": segment_length,
               "generator_parameters": count_parameters(generator),
-              "discriminator_parameters": count_parameters(discriminator), "threads": {}}
+              "discriminator_parameters": count_parameters(discriminator),
+              "cpu_bf16_units": ganlib.config.cpu_bf16_units(), "threads": {}}
     for threads in thread_counts:
         torch.set_num_threads(threads)
-        times = interleaved({"reference": lambda: official.step(x, y, y_mel), "ganlib": ganlib_step}, repeats)
+        times = interleaved(steps, repeats)
         medians = {name: statistics.median(values) for name, values in times.items()}
         result["threads"][threads] = {
             **{f"{name}_s": [round(t, 3) for t in values] for name, values in times.items()},
             **{f"{name}_median_s": round(m, 3) for name, m in medians.items()},
             "ratio_reference_over_ganlib": round(medians["reference"] / medians["ganlib"], 3)}
+        if "ganlib_bf16" in medians:
+            result["threads"][threads]["ratio_reference_over_ganlib_bf16"] = round(
+                medians["reference"] / medians["ganlib_bf16"], 3)
     return result
 
 
@@ -186,6 +199,8 @@ def main() -> None:
              f"(this benchmark adds up to its thread count while it runs); parts run: {', '.join(parts)}.")
     if args.note:
         notes += " " + args.note
+    if args.only and result.get("notes"):  # the parts not re-run keep the account of their own run
+        notes += f" Other parts are from the run of {result['date']}: {result['notes']}"
     result.update({
         "benchmark": "HiFi-GAN synthesis (real-time factor) and training step: ganlib vs the official network, eager",
         "seconds": args.seconds, "frames": mel.shape[-1], "sample_rate": SAMPLE_RATE, "repeats": args.repeats,
@@ -216,7 +231,9 @@ def print_table(result: dict) -> None:
         for threads, timing in step["threads"].items():
             print(f"training step (V3 + MPD + MSD, batch {step['batch_size']}, {step['segment_length']} samples, "
                   f"{threads} threads): reference {timing['reference_median_s']:.2f} s, ganlib "
-                  f"{timing['ganlib_median_s']:.2f} s, reference/ganlib {timing['ratio_reference_over_ganlib']:.2f}x")
+                  f"{timing['ganlib_median_s']:.2f} s, reference/ganlib {timing['ratio_reference_over_ganlib']:.2f}x"
+                  + (f"; ganlib in bf16 {timing['ganlib_bf16_median_s']:.2f} s, reference/ganlib_bf16 "
+                     f"{timing['ratio_reference_over_ganlib_bf16']:.2f}x" if "ganlib_bf16_median_s" in timing else ""))
 
 
 if __name__ == "__main__":

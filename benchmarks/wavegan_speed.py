@@ -6,7 +6,8 @@ each preset with its recipe (ganlib.models.wavegan.RECIPES), at the recipe's bat
 A "step" is one generator update with its n_critic discriminator updates (5 with gradient
 penalty for the paper's recipe, 1 for the CPU recipe). The first step is a warm-up and not
 timed; the median of the timed steps is reported. Writes benchmarks/results/wavegan_speed.json
-(on a GPU, also with bf16 mixed precision, and the GPU's name).
+(on a GPU, also with bf16 mixed precision, and the GPU's name; on a CPU with bf16 matrix units,
+AMX or avx512_bf16 (ganlib.config.cpu_bf16_units), also bf16, with the ratio to fp32).
 """
 from __future__ import annotations
 
@@ -78,7 +79,8 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     device = ganlib.config.get_device(args.device)
-    precisions = ["fp32", "bf16"] if device.type == "cuda" else ["fp32"]
+    bf16_units = ganlib.config.cpu_bf16_units() if device.type == "cpu" else []
+    precisions = ["fp32", "bf16"] if device.type == "cuda" or bf16_units else ["fp32"]
     results = []
     for name, model, preset, recipe in CASES:
         if args.only and preset != args.only:
@@ -88,11 +90,15 @@ def main() -> None:
             print(f"{name:40s} {precision}  {result['seconds_per_step']:8.3f} s/step  "
                   f"{result['steps_per_second']:7.3f} steps/s", flush=True)
             results.append(result)
+        if len(precisions) == 2:
+            fp32, bf16 = results[-2:]
+            bf16["fp32_over_bf16"] = round(fp32["seconds_per_step"] / bf16["seconds_per_step"], 3)
+            print(f"{'':40s} bf16 is {bf16['fp32_over_bf16']:.2f}x as fast", flush=True)
     record = {
         "benchmark": "WaveGAN/SpecGAN training steps through ganlib.train",
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "device": torch.cuda.get_device_name() if device.type == "cuda" else f"{platform.machine()} CPU",
-        "threads": args.threads, "torch": torch.__version__,
+        "threads": args.threads, "torch": torch.__version__, "cpu_bf16_units": bf16_units,
         "load_average_before": os.getloadavg()[0], "results": results,
     }
     Path(args.out).write_text(json.dumps(record, indent=2) + "\n")
