@@ -174,3 +174,39 @@ def test_precision_reaches_the_trainer_and_every_score_record(tmp_path, monkeypa
     assert [r["precision"] for r in records] == ["bf16", "bf16"]
     lines = (tmp_path / "scores.jsonl").read_text().splitlines()
     assert [json.loads(line)["precision"] for line in lines] == ["bf16", "bf16"]
+
+
+def test_vocoder_run_can_start_from_another_runs_generator_with_wider_discriminators(tmp_path, monkeypatch):
+    import argparse
+    tool = load_script("tools/train_vocoder.py")
+    monkeypatch.setattr(tool, "ROOT", tmp_path)
+    parent_dir, child_dir = tmp_path / "runs" / "hifigan_cpu", tmp_path / "runs" / "hifigan_cpu_dw0.25"
+    for folder in (parent_dir, child_dir):
+        folder.mkdir(parents=True)
+    base = dict(preset="cpu", batch_size=2, seed=0, precision="fp32")
+    parent = tool.make_trainer(argparse.Namespace(**base), parent_dir)
+    parent.fit(2)
+    (parent_dir / "scores.jsonl").write_text('{"step": 2}\n')
+    (parent_dir / "settings.json").write_text(json.dumps({"preset": "cpu"}))
+    (parent_dir / "commands.txt").write_text("python tools/train_vocoder.py train\n")
+    args = argparse.Namespace(**base, discriminator_width=0.25, init_generator_from="hifigan_cpu")
+    assert tool.run_name(args) == "hifigan_cpu_dw0.25"
+    child = tool.make_trainer(args, child_dir)
+    assert child.discriminator.mpd.discriminators[0].convs[0].out_channels == 8  # 32 x 0.25; the parent's: 4
+    tool.start_generator_from(child, child_dir, "hifigan_cpu")
+    assert child.step == 2 and (child_dir / "last.pt").is_file()
+    assert (child_dir / "scores.jsonl").read_text() == '{"step": 2}\n'
+    for mine, theirs in zip(child.generator.state_dict().values(), parent.generator.state_dict().values()):
+        assert torch.equal(mine, theirs)
+    # once: a started run resumes from its own checkpoint
+    child.fit(3)
+    child.save_checkpoint()
+    saved = torch.load(child_dir / "last.pt", weights_only=True)["step"]
+    tool.start_generator_from(tool.make_trainer(args, child_dir), child_dir, "hifigan_cpu")
+    assert saved == 3 == torch.load(child_dir / "last.pt", weights_only=True)["step"]
+    (child_dir / "settings.json").write_text(json.dumps({"preset": "cpu", "init_generator_from": "hifigan_cpu"}))
+    (child_dir / "commands.txt").write_text("python tools/train_vocoder.py train --init-generator-from hifigan_cpu\n")
+    assert tool.run_commands(child_dir) == ["python tools/train_vocoder.py train",
+                                            "python tools/train_vocoder.py train --init-generator-from hifigan_cpu"]
+    with pytest.raises(SystemExit, match="does not exist"):
+        tool.start_generator_from(child, tmp_path / "runs" / "new", "no_such_run")

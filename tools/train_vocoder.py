@@ -3,6 +3,8 @@
     python tools/train_vocoder.py train --preset cpu --minutes 60      # resumes runs/hifigan_cpu/
     python tools/train_vocoder.py export --run hifigan_cpu --name hifigan_cpu   # -> data/checkpoints/, scored
     python tools/train_vocoder.py readme             # data/checkpoints/README.md's vocoder table
+    python tools/train_vocoder.py train --preset cpu --discriminator-width 0.25 --init-generator-from hifigan_cpu
+                                                     # -> runs/hifigan_cpu_dw0.25/: that generator, wider MPD + MSD
 
 `train` uses the paper's recipe through ganlib.train (hifigan.trainer_options) on all but the
 last 15 sentences, and every --eval-every steps scores the generator on those 15 held-out
@@ -15,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import platform
+import shutil
 import sys
 from pathlib import Path
 
@@ -38,7 +41,7 @@ def make_trainer(args, run_dir: Path) -> Trainer:
                                  generator=torch.Generator().manual_seed(args.seed))
     loader = torch.utils.data.DataLoader(data, batch_size=args.batch_size or settings["batch_size"], shuffle=True,
                                          drop_last=True, generator=torch.Generator().manual_seed(args.seed))
-    generator, discriminator = hifigan.build(args.preset)
+    generator, discriminator = hifigan.build(args.preset, getattr(args, "discriminator_width", None))
     return Trainer(generator, discriminator, loader, checkpoint_dir=run_dir, checkpoint_every=250,
                    progress=False, log_every=50, device="cpu", precision=getattr(args, "precision", "fp32"),
                    **hifigan.trainer_options(generator, discriminator, args.preset))
@@ -48,9 +51,15 @@ def train(args) -> None:
     stop_on_signals()  # kill / Ctrl-C: checkpoint, then stop
     config.seed_everything(args.seed)
     torch.set_num_threads(args.threads)
-    run_dir = ROOT / "runs" / (args.run or f"hifigan_{args.preset}")
-    open_run(run_dir, {k: getattr(args, k) for k in ("preset", "batch_size", "seed")}, "train_vocoder.py")
+    run_dir = ROOT / "runs" / (args.run or run_name(args))
+    settings = {k: getattr(args, k) for k in ("preset", "batch_size", "seed")}
+    for key in ("discriminator_width", "init_generator_from"):  # only when given: older runs resume as they were
+        if getattr(args, key):
+            settings[key] = getattr(args, key)
+    open_run(run_dir, settings, "train_vocoder.py")
     trainer = make_trainer(args, run_dir)
+    if args.init_generator_from:
+        start_generator_from(trainer, run_dir, args.init_generator_from)
     clips = speech.load_sentences("held_out")
 
     def evaluate() -> dict:
@@ -60,6 +69,40 @@ def train(args) -> None:
 
     for _ in train_in_chunks(trainer, run_dir, args.minutes, args.steps, args.eval_every, evaluate, digits=4):
         pass
+
+
+def run_name(args) -> str:
+    """runs/hifigan_<preset>, with _dw<width> for another discriminator width."""
+    width = getattr(args, "discriminator_width", None)
+    return f"hifigan_{args.preset}" + (f"_dw{width:g}" if width else "")
+
+
+def start_generator_from(trainer: Trainer, run_dir: Path, parent_name: str) -> None:
+    """--init-generator-from: a new run (other discriminators) starts with another run's
+    generator where it stopped: its weights, optimiser, learning-rate schedule and step, with
+    fresh discriminators; the parent's score history is copied. Once: a started run resumes."""
+    parent = ROOT / "runs" / parent_name
+    if not (parent / "last.pt").is_file():
+        raise SystemExit(f"--init-generator-from {parent_name}: {parent / 'last.pt'} does not exist")
+    if (run_dir / "last.pt").is_file():
+        return
+    checkpoint = torch.load(parent / "last.pt", map_location="cpu", weights_only=True)
+    trainer.generator.load_state_dict(checkpoint["generator"])
+    trainer.g_optimizer.load_state_dict(checkpoint["g_optimizer"])
+    trainer.g_scheduler.load_state_dict(checkpoint["g_scheduler"])
+    trainer.step, trainer.epoch = checkpoint["step"], checkpoint["epoch"]
+    if (parent / "scores.jsonl").is_file():
+        shutil.copyfile(parent / "scores.jsonl", run_dir / "scores.jsonl")
+    trainer.save_checkpoint()
+    print(f"generator from {parent / 'last.pt'} at step {trainer.step}; discriminators fresh", flush=True)
+
+
+def run_commands(run_dir: Path) -> list[str]:
+    """The commands that trained a run's generator, its --init-generator-from parent's first."""
+    settings = json.loads((run_dir / "settings.json").read_text())
+    own = (run_dir / "commands.txt").read_text().splitlines()
+    parent = settings.get("init_generator_from")
+    return (run_commands(ROOT / "runs" / parent) if parent else []) + own
 
 
 def export(args) -> None:
@@ -72,7 +115,9 @@ def export(args) -> None:
     info = {"model": "hifigan", "preset": settings["preset"], "steps": checkpoint["step"],
             "batch_size": settings["batch_size"] or hifigan.PRESETS[settings["preset"]]["batch_size"],
             "segment_length": hifigan.PRESETS[settings["preset"]]["segment_length"],
-            "commands": (run_dir / "commands.txt").read_text().splitlines()}
+            "discriminator_width": settings.get("discriminator_width",
+                                                hifigan.PRESETS[settings["preset"]]["discriminator_width"]),
+            "commands": run_commands(run_dir)}
     path = speech.CHECKPOINTS / f"{args.name or args.run}.pt"
     atomic_save({"info": info, "generator": checkpoint["generator"]}, path)
     vocoder = hifigan.Vocoder.from_checkpoint(path, preset=settings["preset"], device="cpu")  # what was shipped
@@ -122,6 +167,10 @@ def main(argv=None) -> None:
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--threads", type=int, default=1)
     add_precision_argument(t)
+    t.add_argument("--discriminator-width", type=float, default=None, metavar="W",
+                   help="MPD and MSD channels as a multiple of the paper's (default: the preset's, 0.125 for cpu)")
+    t.add_argument("--init-generator-from", metavar="RUN",
+                   help="start with this run's generator (weights, optimiser, step) and fresh discriminators")
     e = commands.add_parser("export", help="ship a run's generator to data/checkpoints/, scored")
     e.add_argument("--run", required=True, help="a folder name under runs/, e.g. hifigan_cpu")
     e.add_argument("--name", help="file name under data/checkpoints/ (default: the run's)")

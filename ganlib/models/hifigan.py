@@ -441,14 +441,16 @@ class Discriminator(nn.Module):
         return period_logits + scale_logits, period_features + scale_features
 
 
-def discriminator(preset: str = "cpu") -> Discriminator:
-    """MPD + MSD at a PRESETS entry's width."""
-    return Discriminator(width=_check_preset(preset)["discriminator_width"])
+def discriminator(preset: str = "cpu", width: float | None = None) -> Discriminator:
+    """MPD + MSD at a PRESETS entry's width (or at `width`, a multiple of the paper's channels)."""
+    return Discriminator(width=_check_preset(preset)["discriminator_width"] if width is None else width)
 
 
-def build(preset: str = "cpu", **overrides) -> tuple[Generator, Discriminator]:
-    """(generator, discriminator) for a PRESETS entry; overrides go to the generator."""
-    return generator(preset, **overrides), discriminator(preset)
+def build(preset: str = "cpu", discriminator_width: float | None = None,
+          **overrides) -> tuple[Generator, Discriminator]:
+    """(generator, discriminator) for a PRESETS entry; overrides go to the generator,
+    discriminator_width (default: the preset's) to the discriminators."""
+    return generator(preset, **overrides), discriminator(preset, discriminator_width)
 
 
 # --- training -----------------------------------------------------------------------------
