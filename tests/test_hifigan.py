@@ -7,7 +7,7 @@ import pytest
 import soundfile
 import torch
 
-from ganlib import audio, train
+from ganlib import audio, losses, train
 from ganlib.models import count_parameters, hifigan
 from ganlib.models.hifigan import Generator, Vocoder
 from repo_scripts import load_script
@@ -138,6 +138,10 @@ def test_generator_losses_match_a_hand_computation():
     torch.testing.assert_close(terms["feature_matching"], 0.5 * hand_fm)
     torch.testing.assert_close(terms["mel_l1"], 0.5 * hand_mel)
     assert mel.mel_basis.shape == (80, 513)  # fmax None: the loss mel reaches Nyquist
+    assert "stft" not in terms  # the paper's recipe has no STFT loss
+    with_stft = hifigan.generator_losses(mel, stft_weight=3.0)(step)
+    torch.testing.assert_close(with_stft["stft"], 0.5 * 3.0 * losses.multi_resolution_stft_loss(fake, real))
+    assert {k: v for k, v in with_stft.items() if k != "stft"} == terms
 
 
 # --- training and inference ---------------------------------------------------------------

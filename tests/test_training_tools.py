@@ -210,3 +210,13 @@ def test_vocoder_run_can_start_from_another_runs_generator_with_wider_discrimina
                                             "python tools/train_vocoder.py train --init-generator-from hifigan_cpu"]
     with pytest.raises(SystemExit, match="does not exist"):
         tool.start_generator_from(child, tmp_path / "runs" / "new", "no_such_run")
+    # a child with discriminators as wide as the parent's continues them too, and adds the STFT loss
+    same = argparse.Namespace(**base, discriminator_width=None, stft_loss=10.0, init_generator_from="hifigan_cpu")
+    assert tool.run_name(same) == "hifigan_cpu_stft10"
+    (tmp_path / "runs" / "stft").mkdir()
+    stft_child = tool.make_trainer(same, tmp_path / "runs" / "stft")
+    tool.start_generator_from(stft_child, tmp_path / "runs" / "stft", "hifigan_cpu")
+    for mine, theirs in zip(stft_child.discriminator.state_dict().values(), parent.discriminator.state_dict().values()):
+        assert torch.equal(mine, theirs)
+    stft_child.fit(3)
+    assert "stft" in stft_child.history.keys()

@@ -44,7 +44,8 @@ def make_trainer(args, run_dir: Path) -> Trainer:
     generator, discriminator = hifigan.build(args.preset, getattr(args, "discriminator_width", None))
     return Trainer(generator, discriminator, loader, checkpoint_dir=run_dir, checkpoint_every=250,
                    progress=False, log_every=50, device="cpu", precision=getattr(args, "precision", "fp32"),
-                   **hifigan.trainer_options(generator, discriminator, args.preset))
+                   **hifigan.trainer_options(generator, discriminator, args.preset,
+                                             stft_weight=getattr(args, "stft_loss", None) or 0.0))
 
 
 def train(args) -> None:
@@ -53,7 +54,7 @@ def train(args) -> None:
     torch.set_num_threads(args.threads)
     run_dir = ROOT / "runs" / (args.run or run_name(args))
     settings = {k: getattr(args, k) for k in ("preset", "batch_size", "seed")}
-    for key in ("discriminator_width", "init_generator_from"):  # only when given: older runs resume as they were
+    for key in ("discriminator_width", "stft_loss", "init_generator_from"):  # only when given: older runs resume as they were
         if getattr(args, key):
             settings[key] = getattr(args, key)
     open_run(run_dir, settings, "train_vocoder.py")
@@ -72,15 +73,17 @@ def train(args) -> None:
 
 
 def run_name(args) -> str:
-    """runs/hifigan_<preset>, with _dw<width> for another discriminator width."""
-    width = getattr(args, "discriminator_width", None)
-    return f"hifigan_{args.preset}" + (f"_dw{width:g}" if width else "")
+    """runs/hifigan_<preset>, with _dw<width> for another discriminator width, _stft<weight>
+    with the multi-resolution STFT loss."""
+    width, stft = getattr(args, "discriminator_width", None), getattr(args, "stft_loss", None)
+    return f"hifigan_{args.preset}" + (f"_dw{width:g}" if width else "") + (f"_stft{stft:g}" if stft else "")
 
 
 def start_generator_from(trainer: Trainer, run_dir: Path, parent_name: str) -> None:
-    """--init-generator-from: a new run (other discriminators) starts with another run's
-    generator where it stopped: its weights, optimiser, learning-rate schedule and step, with
-    fresh discriminators; the parent's score history is copied. Once: a started run resumes."""
+    """--init-generator-from: a new run (another recipe) starts with another run's generator
+    where it stopped: its weights, optimiser, learning-rate schedule and step; the discriminators
+    too if they have the same width, else fresh ones. The parent's score history is copied.
+    Once: a started run resumes from its own checkpoint."""
     parent = ROOT / "runs" / parent_name
     if not (parent / "last.pt").is_file():
         raise SystemExit(f"--init-generator-from {parent_name}: {parent / 'last.pt'} does not exist")
@@ -90,11 +93,18 @@ def start_generator_from(trainer: Trainer, run_dir: Path, parent_name: str) -> N
     trainer.generator.load_state_dict(checkpoint["generator"])
     trainer.g_optimizer.load_state_dict(checkpoint["g_optimizer"])
     trainer.g_scheduler.load_state_dict(checkpoint["g_scheduler"])
+    same_width = all(mine.shape == checkpoint["discriminator"][key].shape
+                     for key, mine in trainer.discriminator.state_dict().items())
+    if same_width:
+        trainer.discriminator.load_state_dict(checkpoint["discriminator"])
+        trainer.d_optimizer.load_state_dict(checkpoint["d_optimizer"])
+        trainer.d_scheduler.load_state_dict(checkpoint["d_scheduler"])
     trainer.step, trainer.epoch = checkpoint["step"], checkpoint["epoch"]
     if (parent / "scores.jsonl").is_file():
         shutil.copyfile(parent / "scores.jsonl", run_dir / "scores.jsonl")
     trainer.save_checkpoint()
-    print(f"generator from {parent / 'last.pt'} at step {trainer.step}; discriminators fresh", flush=True)
+    print(f"generator {'and discriminators ' if same_width else ''}from {parent / 'last.pt'} at step {trainer.step}"
+          f"{'' if same_width else '; discriminators fresh'}", flush=True)
 
 
 def run_commands(run_dir: Path) -> list[str]:
@@ -117,6 +127,7 @@ def export(args) -> None:
             "segment_length": hifigan.PRESETS[settings["preset"]]["segment_length"],
             "discriminator_width": settings.get("discriminator_width",
                                                 hifigan.PRESETS[settings["preset"]]["discriminator_width"]),
+            "stft_loss": settings.get("stft_loss", 0.0),
             "commands": run_commands(run_dir)}
     path = speech.CHECKPOINTS / f"{args.name or args.run}.pt"
     atomic_save({"info": info, "generator": checkpoint["generator"]}, path)
@@ -169,8 +180,10 @@ def main(argv=None) -> None:
     add_precision_argument(t)
     t.add_argument("--discriminator-width", type=float, default=None, metavar="W",
                    help="MPD and MSD channels as a multiple of the paper's (default: the preset's, 0.125 for cpu)")
+    t.add_argument("--stft-loss", type=float, default=None, metavar="WEIGHT",
+                   help="add the multi-resolution STFT loss at this weight (not in the paper; see hifigan.generator_losses)")
     t.add_argument("--init-generator-from", metavar="RUN",
-                   help="start with this run's generator (weights, optimiser, step) and fresh discriminators")
+                   help="start with this run's generator (weights, optimiser, step), and its discriminators if as wide")
     e = commands.add_parser("export", help="ship a run's generator to data/checkpoints/, scored")
     e.add_argument("--run", required=True, help="a folder name under runs/, e.g. hifigan_cpu")
     e.add_argument("--name", help="file name under data/checkpoints/ (default: the run's)")

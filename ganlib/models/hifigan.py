@@ -486,10 +486,13 @@ def crop_generate(trainer, real: torch.Tensor, mel: torch.Tensor) -> torch.Tenso
 
 def generator_losses(mel_spectrogram: audio.MelSpectrogram | None = None,
                      feature_matching_weight: float = FEATURE_MATCHING_WEIGHT, mel_weight: float = MEL_WEIGHT,
-                     scale: float = 0.5):
+                     scale: float = 0.5, stft_weight: float = 0.0):
     """Trainer(extra_generator_loss=...): {"feature_matching": 2 x sum of mean |D_k(x) - D_k(G(s))|
     over every feature map of every sub-discriminator, "mel_l1": 45 x mean |mel(x) - mel(G(s))|},
-    both times `scale`.
+    both times `scale`. Not in the paper: stft_weight > 0 adds "stft": stft_weight x scale x
+    Parallel WaveGAN's multi-resolution STFT loss (ganlib.losses.multi_resolution_stft_loss),
+    whose 2048-point resolution resolves the harmonics that the 80 mel bands blur (chapter 07's
+    experiment against pitch errors).
 
     scale 0.5: ganlib's least-squares losses carry Mao et al.'s 1/2, which the official code
     does not, so the extra terms are halved as well: the generator's whole objective (and the
@@ -506,6 +509,8 @@ def generator_losses(mel_spectrogram: audio.MelSpectrogram | None = None,
             with torch.no_grad():
                 real_mel = mel(real.float())
             terms = {"mel_l1": scale * mel_weight * F.l1_loss(mel(fake.float()), real_mel)}
+            if stft_weight:
+                terms["stft"] = scale * stft_weight * losses.multi_resolution_stft_loss(fake.float(), real.float())
         if feature_matching_weight:
             terms["feature_matching"] = scale * feature_matching_weight * losses.feature_matching_loss(
                 step.d_real.features, step.d_fake.features)
@@ -514,10 +519,12 @@ def generator_losses(mel_spectrogram: audio.MelSpectrogram | None = None,
     return extra
 
 
-def trainer_options(generator_module: nn.Module, discriminator_module: nn.Module, preset: str = "cpu") -> dict:
+def trainer_options(generator_module: nn.Module, discriminator_module: nn.Module, preset: str = "cpu",
+                    stft_weight: float = 0.0) -> dict:
     """The paper's recipe as ganlib.train.Trainer keyword arguments: LSGAN, AdamW 2e-4 with
     betas (0.8, 0.99) for both networks, decay 0.999 per epoch, 2 x feature matching and
-    45 x mel L1 (generator_losses), fakes cropped to the real crops (crop_generate).
+    45 x mel L1 (generator_losses), fakes cropped to the real crops (crop_generate); stft_weight:
+    see generator_losses (0, the paper's recipe, by default).
 
         generator, discriminator = hifigan.build("cpu")
         trainer = Trainer(generator, discriminator, loader, **hifigan.trainer_options(generator, discriminator))
@@ -527,7 +534,8 @@ def trainer_options(generator_module: nn.Module, discriminator_module: nn.Module
     g_optimizer, d_optimizer = optimizer(generator_module.parameters()), optimizer(discriminator_module.parameters())
     return dict(loss="lsgan", latent_dim=None, g_optimizer=g_optimizer, d_optimizer=d_optimizer,
                 g_scheduler=scheduler(g_optimizer), d_scheduler=scheduler(d_optimizer),
-                extra_generator_loss=generator_losses(loss_mel_spectrogram(preset)), generate=crop_generate)
+                extra_generator_loss=generator_losses(loss_mel_spectrogram(preset), stft_weight=stft_weight),
+                generate=crop_generate)
 
 
 # --- inference ----------------------------------------------------------------------------
