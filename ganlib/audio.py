@@ -142,6 +142,20 @@ _FORMATS = {".wav": "WAV", ".flac": "FLAC"}
 _DATA_LENGTH = re.compile(r"^data\s*:\s*(\d+)\s*\(should be (\d+)\)", re.MULTILINE)
 
 
+def pitch_contour(waveform, sample_rate: int, fmin: float = 65.0, fmax: float = 500.0,
+                  frame_length: int = 1024, hop_length: int = 256) -> np.ndarray:
+    """The fundamental frequency of a waveform (samples,) frame by frame, in Hz, NaN where the
+    frame is unvoiced: librosa's pYIN (Mauch and Dixon, 2014; 10-cent resolution) between fmin
+    and fmax, frames of frame_length samples every hop_length (centred).
+    Notebook: 07_gan_vocoders.ipynb"""
+    if fmin <= 0 or fmax <= fmin:
+        raise ValueError(f"need 0 < fmin < fmax, got fmin={fmin}, fmax={fmax}")
+    waveform = np.asarray(_as_numpy(waveform), dtype=np.float32).reshape(-1)
+    f0, voiced, _ = librosa.pyin(waveform, fmin=fmin, fmax=fmax, sr=sample_rate, frame_length=frame_length,
+                                 hop_length=hop_length)
+    return np.where(voiced, f0, np.nan)
+
+
 def load(path, sample_rate: int | None = None, mono: bool = True) -> tuple[np.ndarray, int]:
     """Read a WAV or FLAC file -> (waveform float32, sample_rate).
 

@@ -192,6 +192,27 @@ def multi_resolution_stft_distance(generated, reference) -> float:
     return float(multi_resolution_stft_loss(generated, reference))
 
 
+def pitch_error(generated, reference, sample_rate: int, fmin: float = 65.0, fmax: float = 500.0) -> dict:
+    """How far the pitch of `generated` strays from `reference`'s (both (samples,) at
+    sample_rate, cut to the shorter): ganlib.audio.pitch_contour of both, then over the frames
+    voiced in both the median |error| and the mean error in cents (100 cents: a semitone;
+    negative: too low), and the share of the reference's voiced frames that are voiced in
+    `generated` too. A mel spectrogram keeps pitch only coarsely (its low bands are some 25 Hz
+    wide), so a vocoder must learn it; this measures whether it did.
+    Notebook: 07_gan_vocoders.ipynb"""
+    from .audio import pitch_contour
+
+    generated, reference = _pair(generated, reference)
+    made, true = (pitch_contour(x.numpy(), sample_rate, fmin, fmax) for x in (generated, reference))
+    both = ~np.isnan(made) & ~np.isnan(true)
+    if not both.any():
+        raise ValueError("no frame is voiced in both waveforms: pitch error is undefined")
+    cents = 1200 * np.log2(made[both] / true[both])
+    return {"median_abs_cents": round(float(np.median(np.abs(cents))), 1), "mean_cents": round(float(cents.mean()), 1),
+            "voiced_frames": int(both.sum()),
+            "voicing_kept": round(float(both.sum() / max(int((~np.isnan(true)).sum()), 1)), 3)}
+
+
 def pesq_wideband(generated, reference, sample_rate: int) -> float:
     """Wide-band PESQ (ITU-T P.862.2, the `pesq` package) of a waveform against its reference,
     both (samples,) at sample_rate, resampled to 16 kHz and cut to the shorter: a MOS-like

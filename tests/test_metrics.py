@@ -109,3 +109,32 @@ def test_evaluate_generator_reports_accuracy_for_asked_labels():
     predicted = metrics.classify(classifier, metrics.resample_to(clips, 8000, 16000))[0].argmax(-1)
     assert result["accuracy"] == pytest.approx(float((predicted == labels).float().mean()))
     assert result["n"] == 20 and 1.0 <= result["inception_score"] <= 10.0
+
+
+def _glide(start_hz, end_hz, seconds=1.0, rate=16000):
+    """A buzz (five harmonics) gliding from start_hz to end_hz, silent for its last fifth."""
+    t = np.arange(int(seconds * rate)) / rate
+    pitch = np.linspace(start_hz, end_hz, len(t))
+    phase = 2 * np.pi * np.cumsum(pitch) / rate
+    wave = sum(np.sin(k * phase) / k for k in range(1, 6)) * 0.3
+    wave[int(0.8 * len(t)):] = 0.0
+    return wave.astype(np.float32)
+
+
+def test_pitch_error_measures_cents_and_kept_voicing():
+    from ganlib import audio
+    reference = _glide(150, 220)
+    contour = audio.pitch_contour(reference, 16000)
+    voiced = contour[~np.isnan(contour)]
+    assert 140 < voiced.min() < 165 and 205 < voiced.max() < 230  # follows the glide
+    assert np.isnan(contour[-5:]).all()                            # the silent end is unvoiced
+    same = metrics.pitch_error(reference, reference, 16000)
+    assert same["median_abs_cents"] == 0.0 and same["voicing_kept"] == 1.0
+    flat = metrics.pitch_error(_glide(150 * 2 ** (-50 / 1200), 220 * 2 ** (-50 / 1200)), reference, 16000)
+    assert 40 <= flat["median_abs_cents"] <= 60 and -60 <= flat["mean_cents"] <= -40  # a quarter tone low
+    monotone = metrics.pitch_error(_glide(185, 185), reference, 16000)  # the glide flattened to its middle
+    assert monotone["median_abs_cents"] > 100
+    with pytest.raises(ValueError, match="no frame is voiced"):
+        metrics.pitch_error(np.zeros(16000, np.float32), reference, 16000)
+    with pytest.raises(ValueError, match="fmin"):
+        audio.pitch_contour(reference, 16000, fmin=300, fmax=200)
