@@ -15,7 +15,9 @@ Training: one full step (D step, then G step: LSGAN + 2 x feature matching + 45 
 AdamW) of the V3 generator with the paper's MPD + MSD, batch 2, segments of 8192 samples, on
 2 threads, then 1 (--train-threads): ganlib.train.Trainer with hifigan.trainer_options against the
 official train.py step written plainly (reference_hifigan.OfficialTraining). On a CPU with bf16
-matrix units (AMX, avx512_bf16), also ganlib's step in bf16 autocast (Trainer(precision="bf16")).
+matrix units (AMX, avx512_bf16), also ganlib's step in bf16 autocast (trainer_options(precision=
+"bf16")): faster, but the recipe trains in fp32, because bf16 costs the vocoder quality (see
+hifigan.trainer_options).
 
 Every repeat runs each implementation once, alternating which goes first, so a change in the
 machine's load hits all of them; medians and their ratios come from the same run. The 1-minute
@@ -148,7 +150,7 @@ def training(thread_counts, repeats: int, batch_size: int = 2, segment_length: i
         ganlib.config.seed_everything(0)
         g16, d16 = hifigan.build("v3")
         bf16 = ganlib.train.Trainer(g16, d16, [(real, mel)], progress=False, device="cpu", log_every=10**6,
-                                    precision="bf16", **hifigan.trainer_options(g16, d16, "v3"))
+                                    **hifigan.trainer_options(g16, d16, "v3", precision="bf16"))
         steps["ganlib_bf16"] = lambda: bf16.fit(bf16.step + 1)
 
     result = {"preset": "v3", "batch_size": batch_size, "segment_length": segment_length,

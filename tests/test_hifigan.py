@@ -139,6 +139,9 @@ def test_generator_losses_match_a_hand_computation():
     torch.testing.assert_close(terms["mel_l1"], 0.5 * hand_mel)
     assert mel.mel_basis.shape == (80, 513)  # fmax None: the loss mel reaches Nyquist
     assert "stft" not in terms  # the paper's recipe has no STFT loss
+    generator, discriminator = hifigan.build("cpu")
+    assert hifigan.trainer_options(generator, discriminator)["precision"] == "fp32"  # bf16 costs quality
+    assert hifigan.trainer_options(generator, discriminator, precision="bf16")["precision"] == "bf16"
     with_stft = hifigan.generator_losses(mel, stft_weight=3.0)(step)
     torch.testing.assert_close(with_stft["stft"], 0.5 * 3.0 * losses.multi_resolution_stft_loss(fake, real))
     assert {k: v for k, v in with_stft.items() if k != "stft"} == terms

@@ -11,13 +11,15 @@ from pathlib import Path
 from typing import Callable, Iterator
 
 
-def add_precision_argument(parser) -> None:
+def add_precision_argument(parser, note: str = "") -> None:
     """--precision for a training command: fp32 (the default), or bf16 autocast, faster on a CPU
     with bf16 matrix units (ganlib.config.cpu_bf16_units: Intel AMX, avx512_bf16; by how much:
     benchmarks/wavegan_speed.py, hifigan_speed.py) and slower on one without them. Not a setting
-    of the run: a run may be resumed at the other precision; commands.txt and scores.jsonl say which."""
+    of the run: a run may be resumed at the other precision; commands.txt and scores.jsonl say which.
+    `note` is added to the help (a model that bf16 harms says so)."""
     parser.add_argument("--precision", choices=("fp32", "bf16"), default="fp32",
-                        help="bf16: autocast, faster on CPUs with AMX or avx512_bf16 (ganlib.config.cpu_bf16_units)")
+                        help="bf16: autocast, faster on CPUs with AMX or avx512_bf16 (ganlib.config.cpu_bf16_units). "
+                             + note)
 
 
 def open_run(run_dir: Path, settings: dict, tool: str) -> None:

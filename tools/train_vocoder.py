@@ -43,9 +43,10 @@ def make_trainer(args, run_dir: Path) -> Trainer:
                                          drop_last=True, generator=torch.Generator().manual_seed(args.seed))
     generator, discriminator = hifigan.build(args.preset, getattr(args, "discriminator_width", None))
     return Trainer(generator, discriminator, loader, checkpoint_dir=run_dir, checkpoint_every=250,
-                   progress=False, log_every=50, device="cpu", precision=getattr(args, "precision", "fp32"),
+                   progress=False, log_every=50, device="cpu",
                    **hifigan.trainer_options(generator, discriminator, args.preset,
-                                             stft_weight=getattr(args, "stft_loss", None) or 0.0))
+                                             stft_weight=getattr(args, "stft_loss", None) or 0.0,
+                                             precision=getattr(args, "precision", "fp32")))
 
 
 def train(args) -> None:
@@ -177,7 +178,7 @@ def main(argv=None) -> None:
     t.add_argument("--batch-size", type=int, default=None)
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--threads", type=int, default=1)
-    add_precision_argument(t)
+    add_precision_argument(t, "For HiFi-GAN bf16 costs quality: see hifigan.trainer_options.")
     t.add_argument("--discriminator-width", type=float, default=None, metavar="W",
                    help="MPD and MSD channels as a multiple of the paper's (default: the preset's, 0.125 for cpu)")
     t.add_argument("--stft-loss", type=float, default=None, metavar="WEIGHT",
