@@ -16,6 +16,8 @@ def add_precision_argument(parser, note: str = "") -> None:
     with bf16 matrix units (ganlib.config.cpu_bf16_units: Intel AMX, avx512_bf16; by how much:
     benchmarks/wavegan_speed.py, hifigan_speed.py) and slower on one without them. Not a setting
     of the run: a run may be resumed at the other precision; commands.txt and scores.jsonl say which.
+    Faster is not as good: bf16 rounds every activation, which HiFi-GAN's log-mel loss notices
+    (hifigan.trainer_options); compare a bf16 run's scores with an fp32 run's before trusting it.
     `note` is added to the help (a model that bf16 harms says so)."""
     parser.add_argument("--precision", choices=("fp32", "bf16"), default="fp32",
                         help="bf16: autocast, faster on CPUs with AMX or avx512_bf16 (ganlib.config.cpu_bf16_units). "
