@@ -131,26 +131,26 @@ def griffin_lim(mel: torch.Tensor, thread_counts, repeats: int) -> dict:
 def training(thread_counts, repeats: int, batch_size: int = 2, segment_length: int = 8192) -> dict:
     real = torch.stack([speechlike(segment_length / SAMPLE_RATE, seed) for seed in range(batch_size)])
     # ganlib: centred mel frames (33 for 8192 samples), the fakes cut to the crops
-    ganlib.config.seed_everything(0)
-    generator, discriminator = hifigan.build("v3")
     mel = audio.MelSpectrogram(**hifigan.MEL)(real)
-    trainer = ganlib.train.Trainer(generator, discriminator, [(real, mel)], progress=False, device="cpu",
-                                   log_every=10**6, **hifigan.trainer_options(generator, discriminator, "v3"))
+
+    def ganlib_trainer(precision: str):
+        ganlib.config.seed_everything(0)
+        generator, discriminator = hifigan.build("v3")
+        return ganlib.train.Trainer(generator, discriminator, [(real, mel)], progress=False, device="cpu",
+                                    log_every=10**6,
+                                    **hifigan.trainer_options(generator, discriminator, "v3", precision=precision))
+
+    trainer = ganlib_trainer("fp32")
+    generator, discriminator = trainer.generator, trainer.discriminator
     # the official: its own mel (32 frames), the loss mel of the real audio computed by its loader
     torch.manual_seed(0)
     official = reference.OfficialTraining(reference.official_generator(hifigan.PRESETS["v3"]["generator"]))
     x = reference.official_mel_spectrogram(real, fmax=8000.0)
     y, y_mel = real.unsqueeze(1), reference.official_mel_spectrogram(real)
 
-    def ganlib_step():
-        trainer.fit(trainer.step + 1)
-
-    steps = {"reference": lambda: official.step(x, y, y_mel), "ganlib": ganlib_step}
+    steps = {"reference": lambda: official.step(x, y, y_mel), "ganlib": lambda: trainer.fit(trainer.step + 1)}
     if ganlib.config.cpu_bf16_units():  # AMX / avx512_bf16: ganlib's loop in bf16 autocast as well
-        ganlib.config.seed_everything(0)
-        g16, d16 = hifigan.build("v3")
-        bf16 = ganlib.train.Trainer(g16, d16, [(real, mel)], progress=False, device="cpu", log_every=10**6,
-                                    **hifigan.trainer_options(g16, d16, "v3", precision="bf16"))
+        bf16 = ganlib_trainer("bf16")
         steps["ganlib_bf16"] = lambda: bf16.fit(bf16.step + 1)
 
     result = {"preset": "v3", "batch_size": batch_size, "segment_length": segment_length,

@@ -192,18 +192,14 @@ def multi_resolution_stft_distance(generated, reference) -> float:
     return float(multi_resolution_stft_loss(generated, reference))
 
 
-def pitch_error(generated, reference, sample_rate: int, fmin: float = 65.0, fmax: float = 500.0) -> dict:
-    """How far the pitch of `generated` strays from `reference`'s (both (samples,) at
-    sample_rate, cut to the shorter): ganlib.audio.pitch_contour of both, then over the frames
-    voiced in both the median |error| and the mean error in cents (100 cents: a semitone;
-    negative: too low), and the share of the reference's voiced frames that are voiced in
-    `generated` too. A mel spectrogram keeps pitch only coarsely (its low bands are some 25 Hz
-    wide), so a vocoder must learn it; this measures whether it did.
+def compare_pitch(made, true) -> dict:
+    """Two pitch contours (ganlib.audio.pitch_contour: Hz per frame, NaN where unvoiced), the
+    second the reference: over the frames voiced in both, the median |error| and the mean error
+    in cents (100 cents: a semitone; negative: too low), and the share of the reference's voiced
+    frames that are voiced in `made` too. See pitch_error.
     Notebook: 07_gan_vocoders.ipynb"""
-    from .audio import pitch_contour
-
-    generated, reference = _pair(generated, reference)
-    made, true = (pitch_contour(x.numpy(), sample_rate, fmin, fmax) for x in (generated, reference))
+    length = min(len(made), len(true))
+    made, true = np.asarray(made[:length], dtype=np.float64), np.asarray(true[:length], dtype=np.float64)
     both = ~np.isnan(made) & ~np.isnan(true)
     if not both.any():
         raise ValueError("no frame is voiced in both waveforms: pitch error is undefined")
@@ -211,6 +207,18 @@ def pitch_error(generated, reference, sample_rate: int, fmin: float = 65.0, fmax
     return {"median_abs_cents": round(float(np.median(np.abs(cents))), 1), "mean_cents": round(float(cents.mean()), 1),
             "voiced_frames": int(both.sum()),
             "voicing_kept": round(float(both.sum() / max(int((~np.isnan(true)).sum()), 1)), 3)}
+
+
+def pitch_error(generated, reference, sample_rate: int, fmin: float = 65.0, fmax: float = 500.0) -> dict:
+    """How far the pitch of `generated` strays from `reference`'s (both (samples,) at
+    sample_rate, cut to the shorter): compare_pitch of their ganlib.audio.pitch_contour. A mel
+    spectrogram keeps pitch only coarsely (HiFi-GAN's 80 bands lie some 37 Hz apart below
+    1 kHz), so a vocoder must learn it; this measures whether it did.
+    Notebook: 07_gan_vocoders.ipynb"""
+    from .audio import pitch_contour
+
+    generated, reference = _pair(generated, reference)
+    return compare_pitch(*(pitch_contour(x.numpy(), sample_rate, fmin, fmax) for x in (generated, reference)))
 
 
 def pesq_wideband(generated, reference, sample_rate: int) -> float:

@@ -24,6 +24,15 @@ def add_precision_argument(parser, note: str = "") -> None:
                              + note)
 
 
+def run_commands(run_dir: Path, parent_key: str) -> list[str]:
+    """The commands that trained a run: those of the run it started from (named by its
+    settings' `parent_key`, a sibling folder under runs/) first, recursively, then its own."""
+    settings = json.loads((run_dir / "settings.json").read_text())
+    own = (run_dir / "commands.txt").read_text().splitlines()
+    parent = settings.get(parent_key)
+    return (run_commands(run_dir.parent / parent, parent_key) if parent else []) + own
+
+
 def open_run(run_dir: Path, settings: dict, tool: str) -> None:
     """Create runs/<run>/; refuse to continue a run trained with other settings; record the
     settings and append this command to commands.txt."""

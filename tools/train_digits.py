@@ -29,6 +29,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tools"))
 
+import runlog  # noqa: E402
 from runlog import add_precision_argument, open_run, train_in_chunks, write_readme_block  # noqa: E402
 
 from ganlib import config, datasets, losses  # noqa: E402
@@ -268,9 +269,7 @@ def start_from(run_dir: Path, parent_name: str) -> None:
 
 def run_commands(run_dir: Path) -> list[str]:
     """The commands that trained a run, its --init-from parent's first."""
-    settings = json.loads((run_dir / "settings.json").read_text())
-    own = (run_dir / "commands.txt").read_text().splitlines()
-    return (run_commands(ROOT / "runs" / settings["init_from"]) if "init_from" in settings else []) + own
+    return runlog.run_commands(run_dir, "init_from")
 
 
 ACCURACY_BAR = 0.8  # issue 5: a conditional generator says the digit asked for at least this often

@@ -27,6 +27,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tools"))
 
+import runlog  # noqa: E402
 from runlog import add_precision_argument, open_run, train_in_chunks, write_readme_block  # noqa: E402
 
 from ganlib import audio, config, speech  # noqa: E402
@@ -110,10 +111,7 @@ def start_generator_from(trainer: Trainer, run_dir: Path, parent_name: str) -> N
 
 def run_commands(run_dir: Path) -> list[str]:
     """The commands that trained a run's generator, its --init-generator-from parent's first."""
-    settings = json.loads((run_dir / "settings.json").read_text())
-    own = (run_dir / "commands.txt").read_text().splitlines()
-    parent = settings.get("init_generator_from")
-    return (run_commands(ROOT / "runs" / parent) if parent else []) + own
+    return runlog.run_commands(run_dir, "init_generator_from")
 
 
 def export(args) -> None:
