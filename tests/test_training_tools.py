@@ -193,7 +193,7 @@ def test_vocoder_run_can_start_from_another_runs_generator_with_wider_discrimina
     assert tool.run_name(args) == "hifigan_cpu_dw0.25"
     child = tool.make_trainer(args, child_dir)
     assert child.discriminator.mpd.discriminators[0].convs[0].out_channels == 8  # 32 x 0.25; the parent's: 4
-    tool.start_generator_from(child, child_dir, "hifigan_cpu")
+    tool.start_generator_from(child, child_dir, "hifigan_cpu", "cpu")
     assert child.step == 2 and (child_dir / "last.pt").is_file()
     assert (child_dir / "scores.jsonl").read_text() == '{"step": 2}\n'
     for mine, theirs in zip(child.generator.state_dict().values(), parent.generator.state_dict().values()):
@@ -202,21 +202,66 @@ def test_vocoder_run_can_start_from_another_runs_generator_with_wider_discrimina
     child.fit(3)
     child.save_checkpoint()
     saved = torch.load(child_dir / "last.pt", weights_only=True)["step"]
-    tool.start_generator_from(tool.make_trainer(args, child_dir), child_dir, "hifigan_cpu")
+    tool.start_generator_from(tool.make_trainer(args, child_dir), child_dir, "hifigan_cpu", "cpu")
     assert saved == 3 == torch.load(child_dir / "last.pt", weights_only=True)["step"]
     (child_dir / "settings.json").write_text(json.dumps({"preset": "cpu", "init_generator_from": "hifigan_cpu"}))
     (child_dir / "commands.txt").write_text("python tools/train_vocoder.py train --init-generator-from hifigan_cpu\n")
     assert tool.run_commands(child_dir) == ["python tools/train_vocoder.py train",
                                             "python tools/train_vocoder.py train --init-generator-from hifigan_cpu"]
     with pytest.raises(SystemExit, match="does not exist"):
-        tool.start_generator_from(child, tmp_path / "runs" / "new", "no_such_run")
+        tool.start_generator_from(child, tmp_path / "runs" / "new", "no_such_run", "cpu")
     # a child with discriminators as wide as the parent's continues them too, and adds the STFT loss
     same = argparse.Namespace(**base, discriminator_width=None, stft_loss=10.0, init_generator_from="hifigan_cpu")
     assert tool.run_name(same) == "hifigan_cpu_stft10"
     (tmp_path / "runs" / "stft").mkdir()
     stft_child = tool.make_trainer(same, tmp_path / "runs" / "stft")
-    tool.start_generator_from(stft_child, tmp_path / "runs" / "stft", "hifigan_cpu")
+    tool.start_generator_from(stft_child, tmp_path / "runs" / "stft", "hifigan_cpu", "cpu")
     for mine, theirs in zip(stft_child.discriminator.state_dict().values(), parent.discriminator.state_dict().values()):
         assert torch.equal(mine, theirs)
     stft_child.fit(3)
     assert "stft" in stft_child.history.keys()
+
+
+def test_vocoder_run_can_start_from_a_shipped_generator(tmp_path, monkeypatch):
+    """A fresh checkout has no runs/: --init-generator-from data/checkpoints/<name>.pt goes on
+    from the exported generator, its step and learning-rate decay, and inherits its JSON's
+    commands and history so that the next export reports the whole training."""
+    import argparse
+    tool = load_script("tools/train_vocoder.py")
+    monkeypatch.setattr(tool, "ROOT", tmp_path)
+    base = dict(preset="cpu", batch_size=2, seed=0, precision="fp32")
+    parent = tool.make_trainer(argparse.Namespace(**base), tmp_path / "parent")
+    parent.fit(2)
+    shipped = tmp_path / "data" / "checkpoints" / "voc.pt"
+    shipped.parent.mkdir(parents=True)
+    steps = 3 * len(parent.data) + 1  # three epochs' decay behind it
+    history = [{"step": 1, "seconds": 10.0, "held_out_pesq": 1.1}, {"step": steps, "seconds": 20.0, "held_out_pesq": 1.2}]
+    torch.save({"info": {"model": "hifigan", "preset": "cpu", "steps": steps}, "generator": parent.generator.state_dict()},
+               shipped)
+    shipped.with_suffix(".json").write_text(json.dumps(
+        {"preset": "cpu", "steps": steps, "commands": ["python tools/train_vocoder.py train --minutes 60"],
+         "history": history}))
+    run_dir = tmp_path / "runs" / "hifigan_cpu"
+    run_dir.mkdir(parents=True)
+    (run_dir / "settings.json").write_text(json.dumps({"preset": "cpu", "init_generator_from": "data/checkpoints/voc.pt"}))
+    (run_dir / "commands.txt").write_text("python tools/train_vocoder.py train --init-generator-from data/checkpoints/voc.pt\n")
+    child = tool.make_trainer(argparse.Namespace(**base), run_dir)
+    tool.start_generator_from(child, run_dir, "data/checkpoints/voc.pt", "cpu")
+    for mine, theirs in zip(child.generator.state_dict().values(), parent.generator.state_dict().values()):
+        assert torch.equal(mine, theirs)
+    assert child.step == steps and child.epoch == 3
+    for optimizer in (child.g_optimizer, child.d_optimizer):
+        assert optimizer.param_groups[0]["lr"] == pytest.approx(2e-4 * 0.999 ** 3)
+    assert [json.loads(line) for line in (run_dir / "scores.jsonl").read_text().splitlines()] == history
+    assert tool.run_commands(run_dir) == ["python tools/train_vocoder.py train --minutes 60",
+                                          "python tools/train_vocoder.py train --init-generator-from data/checkpoints/voc.pt"]
+    # resuming reads the run's own checkpoint: the step, and the decayed learning rate, carry on
+    resumed = tool.make_trainer(argparse.Namespace(**base), run_dir)
+    tool.start_generator_from(resumed, run_dir, "data/checkpoints/voc.pt", "cpu")
+    resumed.fit(steps + 1)
+    assert resumed.step == steps + 1
+    assert resumed.g_optimizer.param_groups[0]["lr"] == pytest.approx(2e-4 * 0.999 ** 3)
+    with pytest.raises(SystemExit, match="'cpu' generator, this run trains 'v1'"):
+        tool.start_generator_from(child, tmp_path / "runs" / "other", "data/checkpoints/voc.pt", "v1")
+    with pytest.raises(SystemExit, match="needs none.pt and none.json"):
+        tool.start_generator_from(child, tmp_path / "runs" / "other", "data/checkpoints/none.pt", "cpu")

@@ -26,9 +26,12 @@ def add_precision_argument(parser, note: str = "") -> None:
 
 def run_commands(run_dir: Path, parent_key: str) -> list[str]:
     """The commands that trained a run: those of the run it started from (named by its
-    settings' `parent_key`, a sibling folder under runs/) first, recursively, then its own."""
+    settings' `parent_key`, a sibling folder under runs/) first, recursively, or those a run
+    started from a shipped checkpoint inherited from its JSON (inherited_commands.txt), then its own."""
     settings = json.loads((run_dir / "settings.json").read_text())
     own = (run_dir / "commands.txt").read_text().splitlines()
+    if (run_dir / "inherited_commands.txt").is_file():
+        return (run_dir / "inherited_commands.txt").read_text().splitlines() + own
     parent = settings.get(parent_key)
     return (run_commands(run_dir.parent / parent, parent_key) if parent else []) + own
 

@@ -5,6 +5,8 @@
     python tools/train_vocoder.py readme             # data/checkpoints/README.md's vocoder table
     python tools/train_vocoder.py train --preset cpu --discriminator-width 0.25 --init-generator-from hifigan_cpu
                                                      # -> runs/hifigan_cpu_dw0.25/: that generator, wider MPD + MSD
+    python tools/train_vocoder.py train --run hifigan_cpu --init-generator-from data/checkpoints/hifigan_cpu.pt
+                                                     # a fresh checkout: go on from the shipped generator
 
 `train` uses the paper's recipe through ganlib.train (hifigan.trainer_options) on all but the
 last 15 sentences, and every --eval-every steps scores the generator on those 15 held-out
@@ -62,7 +64,7 @@ def train(args) -> None:
     open_run(run_dir, settings, "train_vocoder.py")
     trainer = make_trainer(args, run_dir)
     if args.init_generator_from:
-        start_generator_from(trainer, run_dir, args.init_generator_from)
+        start_generator_from(trainer, run_dir, args.init_generator_from, args.preset)
     clips = speech.load_sentences("held_out")
 
     def evaluate() -> dict:
@@ -81,16 +83,22 @@ def run_name(args) -> str:
     return f"hifigan_{args.preset}" + (f"_dw{width:g}" if width else "") + (f"_stft{stft:g}" if stft else "")
 
 
-def start_generator_from(trainer: Trainer, run_dir: Path, parent_name: str) -> None:
+def start_generator_from(trainer: Trainer, run_dir: Path, parent_name: str, preset: str) -> None:
     """--init-generator-from: a new run (another recipe) starts with another run's generator
     where it stopped: its weights, optimiser, learning-rate schedule and step; the discriminators
     too if they have the same width, else fresh ones. The parent's score history is copied.
-    Once: a started run resumes from its own checkpoint."""
+    Once: a started run resumes from its own checkpoint.
+
+    parent_name may also be a shipped checkpoint (a path ending in .pt, e.g.
+    data/checkpoints/hifigan_cpu.pt), for a checkout that has no runs/: see start_from_shipped."""
+    if (run_dir / "last.pt").is_file():
+        return
+    if parent_name.endswith(".pt"):
+        start_from_shipped(trainer, run_dir, ROOT / parent_name, preset)
+        return
     parent = ROOT / "runs" / parent_name
     if not (parent / "last.pt").is_file():
         raise SystemExit(f"--init-generator-from {parent_name}: {parent / 'last.pt'} does not exist")
-    if (run_dir / "last.pt").is_file():
-        return
     checkpoint = torch.load(parent / "last.pt", map_location="cpu", weights_only=True)
     trainer.generator.load_state_dict(checkpoint["generator"])
     trainer.g_optimizer.load_state_dict(checkpoint["g_optimizer"])
@@ -107,6 +115,32 @@ def start_generator_from(trainer: Trainer, run_dir: Path, parent_name: str) -> N
     trainer.save_checkpoint()
     print(f"generator {'and discriminators ' if same_width else ''}from {parent / 'last.pt'} at step {trainer.step}"
           f"{'' if same_width else '; discriminators fresh'}", flush=True)
+
+
+def start_from_shipped(trainer: Trainer, run_dir: Path, path: Path, preset: str) -> None:
+    """Start a run from an exported generator (data/checkpoints/<name>.pt and its JSON), which
+    keeps the generator's weights but neither optimiser nor discriminators: those start fresh,
+    the step count and the learning-rate decay go on from the JSON's steps, and the JSON's
+    commands and score history become the run's past (so a later export reports them all)."""
+    report_path = path.with_suffix(".json")
+    if not path.is_file() or not report_path.is_file():
+        raise SystemExit(f"--init-generator-from {path}: needs {path.name} and {report_path.name} there")
+    checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+    report = json.loads(report_path.read_text())
+    if report.get("preset") != preset:
+        raise SystemExit(f"--init-generator-from {path}: a {report.get('preset')!r} generator, this run trains {preset!r}")
+    trainer.generator.load_state_dict(checkpoint["generator"])
+    trainer.step = report["steps"]
+    trainer.epoch = report["steps"] // len(trainer.data)
+    for scheduler in (trainer.g_scheduler, trainer.d_scheduler):  # the per-epoch decay the parent went through
+        scheduler.last_epoch = trainer.epoch
+        for group, base in zip(scheduler.optimizer.param_groups, scheduler.base_lrs):
+            group["lr"] = base * scheduler.gamma ** trainer.epoch
+    (run_dir / "inherited_commands.txt").write_text("".join(f"{c}\n" for c in report["commands"]))
+    (run_dir / "scores.jsonl").write_text("".join(json.dumps(r) + "\n" for r in report["history"]))
+    trainer.save_checkpoint()
+    print(f"generator from {path} at step {trainer.step} (epoch {trainer.epoch}, learning rate "
+          f"{trainer.g_optimizer.param_groups[0]['lr']:.3g}); optimisers and discriminators fresh", flush=True)
 
 
 def run_commands(run_dir: Path) -> list[str]:
@@ -182,7 +216,8 @@ def main(argv=None) -> None:
     t.add_argument("--stft-loss", type=float, default=None, metavar="WEIGHT",
                    help="add the multi-resolution STFT loss at this weight (not in the paper; see hifigan.generator_losses)")
     t.add_argument("--init-generator-from", metavar="RUN",
-                   help="start with this run's generator (weights, optimiser, step), and its discriminators if as wide")
+                   help="start with this run's generator (weights, optimiser, step), and its discriminators if as wide;"
+                        " or with a shipped generator (a path ending in .pt: its weights and step)")
     e = commands.add_parser("export", help="ship a run's generator to data/checkpoints/, scored")
     e.add_argument("--run", required=True, help="a folder name under runs/, e.g. hifigan_cpu")
     e.add_argument("--name", help="file name under data/checkpoints/ (default: the run's)")
