@@ -124,9 +124,11 @@ def test_vocoder_scores_are_what_its_json_says(vocoder_scores):
     assert shipped["size_mb"] <= 10 and shipped["steps"] > 0
 
 
-# Issue 4's bar. Met so far: the MR-STFT distance. Not yet: mel L1, which Griffin-Lim keeps low by
-# construction (its pseudo-inverse reproduces the mel), and PESQ; training resumes in runs/hifigan_cpu.
-@pytest.mark.xfail(strict=True, reason="issue 4: the CPU HiFi-GAN's training continues; mel L1 and PESQ not below / above Griffin-Lim yet")
+# Issue 4's bar. Met: the MR-STFT distance. Not: mel L1, which Griffin-Lim keeps low by construction
+# (its pseudo-inverse reproduces the mel) and which even a hiss 60 dB down fails (test_vocoder_scores.py),
+# and PESQ, which grows slowly with CPU training. To go on from the shipped generator in a fresh checkout:
+# python tools/train_vocoder.py train --run hifigan_cpu --init-generator-from data/checkpoints/hifigan_cpu.pt
+@pytest.mark.xfail(strict=True, reason="issue 4: mel L1 and PESQ not below / above Griffin-Lim's (blocked: see the issue)")
 def test_vocoder_meets_the_bar(vocoder_scores):
     below = vocoder_scores["below_griffin_lim"]
     assert below["mel_l1"] >= 0.3, vocoder_scores["below_griffin_lim"]
