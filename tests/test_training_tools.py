@@ -7,6 +7,7 @@ import torch
 from torch import nn
 
 from ganlib.models import wavegan
+from ganlib.train import CheckpointMismatchError
 
 from repo_scripts import load_script
 
@@ -265,3 +266,9 @@ def test_vocoder_run_can_start_from_a_shipped_generator(tmp_path, monkeypatch):
         tool.start_generator_from(child, tmp_path / "runs" / "other", "data/checkpoints/voc.pt", "v1")
     with pytest.raises(SystemExit, match="needs none.pt and none.json"):
         tool.start_generator_from(child, tmp_path / "runs" / "other", "data/checkpoints/none.pt", "cpu")
+    # a file that is not this preset's generator: an error naming the file and the keys
+    broken = {k: v for k, v in parent.generator.state_dict().items() if not k.startswith("conv_post")}
+    torch.save({"info": {}, "generator": broken}, shipped.with_name("broken.pt"))
+    shipped.with_name("broken.json").write_text(shipped.with_suffix(".json").read_text())
+    with pytest.raises(CheckpointMismatchError, match=r"broken\.pt.*conv_post"):
+        tool.start_generator_from(child, tmp_path / "runs" / "other", "data/checkpoints/broken.pt", "cpu")

@@ -34,7 +34,7 @@ from runlog import add_precision_argument, open_run, train_in_chunks, write_read
 
 from ganlib import audio, config, speech  # noqa: E402
 from ganlib.models import hifigan  # noqa: E402
-from ganlib.train import Trainer, atomic_save, stop_on_signals  # noqa: E402
+from ganlib.train import Trainer, atomic_save, load_state, stop_on_signals  # noqa: E402
 
 
 def make_trainer(args, run_dir: Path) -> Trainer:
@@ -129,7 +129,7 @@ def start_from_shipped(trainer: Trainer, run_dir: Path, path: Path, preset: str)
     report = json.loads(report_path.read_text())
     if report.get("preset") != preset:
         raise SystemExit(f"--init-generator-from {path}: a {report.get('preset')!r} generator, this run trains {preset!r}")
-    trainer.generator.load_state_dict(checkpoint["generator"])
+    load_state(trainer.generator, checkpoint["generator"], "generator", str(path))
     trainer.step = report["steps"]
     trainer.epoch = report["steps"] // len(trainer.data)
     for scheduler in (trainer.g_scheduler, trainer.d_scheduler):  # the per-epoch decay the parent went through
