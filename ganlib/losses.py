@@ -242,3 +242,50 @@ def multi_resolution_stft_loss(fake: Tensor, real: Tensor, resolutions: Sequence
         log_magnitude = F.l1_loss(torch.log(s_fake), torch.log(s_real))
         total = total + convergence + log_magnitude
     return total / len(resolutions)
+
+
+# --- phase (Fourier-head vocoders) ---------------------------------------------------------
+def anti_wrap(x: Tensor) -> Tensor:
+    """|x - 2 pi round(x / 2 pi)|: the distance of an angle difference from the nearest multiple
+    of 2 pi, in [0, pi] (APNet's anti-wrapping function), so that 0.1 and 2 pi - 0.1 apart
+    count as 0.1. Notebook: 07_gan_vocoders.ipynb"""
+    return torch.abs(x - 2 * torch.pi * torch.round(x / (2 * torch.pi)))
+
+
+def _weighted_mean(x: Tensor, weight: Tensor | None) -> Tensor:
+    return x.mean() if weight is None else (x * weight).sum() / weight.sum().clamp_min(1e-12)
+
+
+def phase_losses(predicted: Tensor, true: Tensor, weight: Tensor | None = None) -> dict[str, Tensor]:
+    """APNet's anti-wrapped phase losses (Ai and Ling, 2023) between two phase spectra
+    (batch, bins, frames), in radians:
+
+        instantaneous_phase      mean anti_wrap(P' - P)
+        group_delay              mean anti_wrap(D_f P' - D_f P)   (D_f: difference along frequency)
+        instantaneous_frequency  mean anti_wrap(D_t P' - D_t P)   (D_t: difference along time)
+
+    weight (batch, bins, frames), e.g. sqrt|S| of the true spectrum: a weighted mean instead,
+    so that bins without energy, whose phase is noise, count little (for the differences, the
+    smaller weight of the two bins). 0 for identical phases, or ones that differ by 2 pi k.
+    Notebook: 07_gan_vocoders.ipynb"""
+    if predicted.shape != true.shape:
+        raise ValueError(f"predicted and true phases differ in shape: {tuple(predicted.shape)} vs {tuple(true.shape)}")
+    group = torch.minimum(weight[..., 1:, :], weight[..., :-1, :]) if weight is not None else None
+    across = torch.minimum(weight[..., 1:], weight[..., :-1]) if weight is not None else None
+    return {"instantaneous_phase": _weighted_mean(anti_wrap(predicted - true), weight),
+            "group_delay": _weighted_mean(anti_wrap(torch.diff(predicted, dim=-2) - torch.diff(true, dim=-2)), group),
+            "instantaneous_frequency": _weighted_mean(
+                anti_wrap(torch.diff(predicted, dim=-1) - torch.diff(true, dim=-1)), across)}
+
+
+def stft_consistency_loss(spectrum: Tensor, n_fft: int, hop_length: int, win_length: int,
+                          window: Tensor) -> Tensor:
+    """APNet's consistency loss: how far a predicted complex spectrum (batch, bins, frames) is
+    from being the STFT of any signal, mean |S - STFT(ISTFT(S))|^2 over real and imaginary
+    parts (Hann window, centred frames). 0 for the STFT of a signal.
+    Notebook: 07_gan_vocoders.ipynb"""
+    rebuilt = torch.stft(torch.istft(spectrum, n_fft, hop_length, win_length, window, center=True),
+                         n_fft, hop_length, win_length, window, center=True, return_complex=True)
+    frames = min(rebuilt.shape[-1], spectrum.shape[-1])
+    difference = spectrum[..., :frames] - rebuilt[..., :frames]
+    return (difference.real.square() + difference.imag.square()).mean()

@@ -11,6 +11,8 @@ The seed's 7-step algorithm, grown up:
             update D
         g_loss = loss(D(fake)) [+ classifier_weight * CE(D's class logits on fake, labels)]
                  [+ extra generator losses]               # step 6: train the generator
+        (during a discriminator-free warm-up, step < adversarial_after: no D update, and
+         g_loss is the extra generator losses alone)
         update G (and its moving average, if ema_decay is set)
 
 What the loop adds around it: device placement, bf16 mixed precision, gradient clipping, a
@@ -97,13 +99,16 @@ class DiscriminatorOutput:
 @dataclass
 class GeneratorStep:
     """What an extra generator loss sees: the batch, the fakes, D's answer on the fakes, and
-    (computed on first use, without gradients) D's answer on the real batch."""
+    (computed on first use, without gradients) D's answer on the real batch. During a
+    discriminator-free warm-up `adversarial` is False and d_fake is None: a loss that needs the
+    discriminator (feature matching) leaves itself out then."""
     real: torch.Tensor
     condition: Any
     fake: torch.Tensor
-    d_fake: DiscriminatorOutput
+    d_fake: DiscriminatorOutput | None
     trainer: "Trainer"
     _d_real: DiscriminatorOutput | None = None
+    adversarial: bool = True
 
     @property
     def d_real(self) -> DiscriminatorOutput:
@@ -143,8 +148,13 @@ class History:
         return len(self.steps)
 
     def append(self, step: int, values: dict[str, float]) -> None:
+        """One step's values; a key not logged before gets NaN for the earlier steps, a known
+        key this step lacks (e.g. d_loss during a warm-up) gets NaN for this one."""
         for key, value in values.items():
             self.records.setdefault(key, [math.nan] * len(self.steps)).append(value)
+        for key in self.keys():
+            if key not in values:
+                self.records[key].append(math.nan)
         self.steps.append(step)
 
     def last(self) -> dict[str, float]:
@@ -330,6 +340,10 @@ class Trainer:
     extra_generator_loss: fn(GeneratorStep) -> {name: weighted scalar tensor}, added to the
         generator's loss (feature matching, mel L1, L1 to the clean signal, cycle loss, ...).
     g_scheduler, d_scheduler: learning-rate schedulers, stepped once per pass over the data.
+    adversarial_after: the first this many steps train the generator on extra_generator_loss
+        alone, the discriminator untouched (a warm-up, as Vocos' pretrain_mel_steps); 0: none.
+        A number beyond the training's end trains the same generator without any
+        discriminator: the baseline that shows what the adversarial part buys.
     """
 
     def __init__(self, generator: nn.Module, discriminator: nn.Module, data: Iterable, *,
@@ -343,7 +357,7 @@ class Trainer:
                  resume: bool = True, log_every: int = 25, callbacks: Sequence = (),
                  progress: bool = True, generate: Callable | None = None,
                  discriminate: Callable | None = None, extra_generator_loss: Callable | None = None,
-                 g_scheduler=None, d_scheduler=None):
+                 g_scheduler=None, d_scheduler=None, adversarial_after: int = 0):
         losses._check_kind(loss)
         if isinstance(data, torch.Tensor):
             raise TypeError("data is a tensor; pass an iterable of batches instead, e.g. "
@@ -360,6 +374,11 @@ class Trainer:
             raise ValueError(f"ema_decay must be in (0, 1), got {ema_decay}")
         if precision not in ("auto", "fp32", "bf16"):
             raise ValueError(f"precision must be 'auto', 'fp32' or 'bf16', got {precision!r}")
+        if not isinstance(adversarial_after, int) or adversarial_after < 0:
+            raise ValueError(f"adversarial_after must be an int >= 0, got {adversarial_after!r}")
+        if adversarial_after and extra_generator_loss is None:
+            raise ValueError("adversarial_after > 0 trains the generator on extra_generator_loss alone at first; "
+                             "give one (e.g. a mel L1 loss)")
         if checkpoint_every is not None and checkpoint_every < 1:
             raise ValueError(f"checkpoint_every must be >= 1, got {checkpoint_every}")
 
@@ -393,6 +412,7 @@ class Trainer:
         self.progress = progress
         self._generate_fn, self._discriminate_fn = generate, discriminate
         self.extra_generator_loss = extra_generator_loss
+        self.adversarial_after = adversarial_after
 
         self.step = 0
         self.interrupted = False  # set by fit() when Ctrl-C stopped it
@@ -484,6 +504,8 @@ class Trainer:
         scalar tensors (still on the device)."""
         self.generator.train()
         self.discriminator.train()
+        if self.step < self.adversarial_after:
+            return self._warm_up_step()
         record: dict[str, torch.Tensor] = {}
         for critic_step in range(self.n_critic):
             real, condition = self._next_batch()
@@ -545,6 +567,26 @@ class Trainer:
                       grad_norm_d=grad_norm_d.detach(), grad_norm_g=grad_norm_g.detach())
         return record
 
+    def _warm_up_step(self) -> dict[str, torch.Tensor]:
+        """A generator update on the extra losses alone (step < adversarial_after)."""
+        real, condition = self._next_batch()
+        record: dict[str, torch.Tensor] = {}
+        with self._autocast():
+            fake = self._generate(real, condition)
+            extras = self.extra_generator_loss(GeneratorStep(real, condition, fake, None, self, adversarial=False))
+        if not extras:
+            raise ValueError("extra_generator_loss returned no terms during the discriminator-free warm-up")
+        g_loss = sum(value.float() for value in extras.values())
+        record.update({name: value.detach().float() for name, value in extras.items()})
+        self.g_optimizer.zero_grad(set_to_none=True)
+        g_loss.backward()
+        grad_norm_g = self._clip(self.generator)
+        self.g_optimizer.step()
+        if self.generator_ema is not None:
+            self._update_ema()
+        record.update(g_loss=g_loss.detach(), grad_norm_g=grad_norm_g.detach())
+        return record
+
     @torch.no_grad()
     def _update_ema(self):
         ema_params = list(self.generator_ema.parameters())
@@ -577,7 +619,8 @@ class Trainer:
             self.history.append(step, dict(zip(keys, values)))
         if bar is not None:
             last = self.history.last()
-            bar.set_postfix({k: f"{last[k]:.3g}" for k in ("d_loss", "g_loss", "d_real", "d_fake")}, refresh=False)
+            bar.set_postfix({k: f"{last[k]:.3g}" for k in ("d_loss", "g_loss", "d_real", "d_fake") if k in last},
+                            refresh=False)
 
     # -- the loop --------------------------------------------------------------------------
     def fit(self, steps: int) -> History:
@@ -597,7 +640,10 @@ class Trainer:
                    disable=not self.progress, mininterval=0.5)
         try:
             while self.step < steps:
-                self._buffer.append((self.step + 1, self.train_step()))
+                record = self.train_step()
+                if self._buffer and self._buffer[0][1].keys() != record.keys():  # the warm-up ended
+                    self._flush(bar)
+                self._buffer.append((self.step + 1, record))
                 self.step += 1
                 bar.update(1)
                 if self.step % self.log_every == 0:
@@ -662,7 +708,8 @@ class Trainer:
             "settings": {"loss": self.loss, "n_critic": self.n_critic, "gp_weight": self.gp_weight,
                          "classifier_weight": self.classifier_weight,
                          "r1_weight": self.r1_weight, "latent_dim": self.latent_dim,
-                         "ema_decay": self.ema_decay, "ema_warmup": self.ema_warmup, "precision": self.precision},
+                         "ema_decay": self.ema_decay, "ema_warmup": self.ema_warmup, "precision": self.precision,
+                         "adversarial_after": self.adversarial_after},
         }
 
     def save_checkpoint(self, path: str | os.PathLike | None = None) -> Path:

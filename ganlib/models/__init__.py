@@ -1,4 +1,4 @@
-"""Model families of the course, one file a family: mlp, wavegan (and SpecGAN), classifier, hifigan."""
+"""Model families of the course, one file a family: mlp, wavegan (and SpecGAN), classifier, hifigan, fourier (Fourier-head vocoders)."""
 from torch import nn
 
 
@@ -7,4 +7,4 @@ def count_parameters(module: nn.Module, trainable_only: bool = True) -> int:
     return sum(p.numel() for p in module.parameters() if p.requires_grad or not trainable_only)
 
 
-from . import classifier, hifigan, mlp, wavegan  # noqa: E402  (after count_parameters, which model files may import)
+from . import classifier, fourier, hifigan, mlp, wavegan  # noqa: E402  (after count_parameters, which model files may import)
