@@ -319,7 +319,9 @@ def griffin_lim(magnitude: torch.Tensor, n_fft: int, hop_length: int, win_length
     magnitude: (batch, n_fft // 2 + 1, frames) or (n_fft // 2 + 1, frames), on any device; a Hann
     window, centred frames with zero padding (librosa.griffinlim's defaults). The phases start
     random (drawn from `generator` when given). Returns (batch, samples) or (samples,), with
-    samples = `length` when given, else hop_length * (frames - 1).
+    samples = `length` when given, else hop_length * (frames - 1). It computes in float32, or in
+    float64 for a float64 magnitude (the same starting phases), e.g. to see how much rounding
+    its iterations amplify (benchmarks/score_spread.py).
     Notebook: 00_audio_basics.ipynb
     """
     if magnitude.dim() not in (2, 3) or magnitude.shape[-2] != n_fft // 2 + 1:
@@ -327,11 +329,11 @@ def griffin_lim(magnitude: torch.Tensor, n_fft: int, hop_length: int, win_length
                          f"for n_fft={n_fft}, got shape {tuple(magnitude.shape)}")
     if momentum < 0:
         raise ValueError(f"momentum={momentum} must be >= 0")
-    magnitude = magnitude.float()
+    magnitude = magnitude if magnitude.dtype == torch.float64 else magnitude.float()
     win_length = win_length or n_fft
-    window = torch.hann_window(win_length, device=magnitude.device)
+    window = torch.hann_window(win_length, device=magnitude.device, dtype=magnitude.dtype)
     stft_args = dict(n_fft=n_fft, hop_length=hop_length, win_length=win_length, window=window, center=True)
-    phase = 2 * torch.pi * torch.rand(magnitude.shape, generator=generator).to(magnitude.device)
+    phase = 2 * torch.pi * torch.rand(magnitude.shape, generator=generator).to(magnitude.device, magnitude.dtype)
     angles = torch.polar(torch.ones_like(magnitude), phase)
     previous = None
     for _ in range(n_iter):
@@ -349,14 +351,14 @@ def mel_to_audio(mel: torch.Tensor, mel_spectrogram: MelSpectrogram, n_iter: int
     waveforms (batch, samples) or (samples,): undo the log when the module takes one, map the
     mel bands back to linear frequencies with the least-squares (pseudo-inverse) solution of the
     mel filterbank clamped at 0, undo the power, then griffin_lim with the module's STFT settings.
-    A rough inverse, to listen to a spectrogram, not a vocoder.
+    A rough inverse, to listen to a spectrogram, not a vocoder. float64 in: float64 throughout.
     Notebook: 00_audio_basics.ipynb
     """
     module = mel_spectrogram
-    mel = mel.float()
+    mel = mel if mel.dtype == torch.float64 else mel.float()
     if module.log:
         mel = torch.exp(mel)
-    inverse_basis = torch.linalg.pinv(module.mel_basis.to(mel.device))
+    inverse_basis = torch.linalg.pinv(module.mel_basis.to(mel.device, mel.dtype))
     spectrum = torch.clamp(torch.matmul(inverse_basis, mel), min=0)
     if module.power != 1.0:
         spectrum = spectrum ** (1.0 / module.power)

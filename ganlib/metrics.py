@@ -195,18 +195,23 @@ def multi_resolution_stft_distance(generated, reference) -> float:
 def compare_pitch(made, true) -> dict:
     """Two pitch contours (ganlib.audio.pitch_contour: Hz per frame, NaN where unvoiced), the
     second the reference: over the frames voiced in both, the median |error| and the mean error
-    in cents (100 cents: a semitone; negative: too low), and the share of the reference's voiced
-    frames that are voiced in `made` too. See pitch_error.
+    in cents (100 cents: a semitone; negative: too low); the share of the reference's voiced
+    frames that are voiced in `made` too ("voicing_kept", the recall of voicing), and the F1
+    score of the voiced/unvoiced decision ("vuv_f1": voiced frames as the positive class, so a
+    vocoder that voices the pauses loses precision, one that whispers loses recall; 1 when both
+    agree on every frame). See pitch_error.
     Notebook: 07_gan_vocoders.ipynb"""
     length = min(len(made), len(true))
     made, true = np.asarray(made[:length], dtype=np.float64), np.asarray(true[:length], dtype=np.float64)
-    both = ~np.isnan(made) & ~np.isnan(true)
+    made_voiced, true_voiced = ~np.isnan(made), ~np.isnan(true)
+    both = made_voiced & true_voiced
     if not both.any():
         raise ValueError("no frame is voiced in both waveforms: pitch error is undefined")
     cents = 1200 * np.log2(made[both] / true[both])
     return {"median_abs_cents": round(float(np.median(np.abs(cents))), 1), "mean_cents": round(float(cents.mean()), 1),
             "voiced_frames": int(both.sum()),
-            "voicing_kept": round(float(both.sum() / max(int((~np.isnan(true)).sum()), 1)), 3)}
+            "voicing_kept": round(float(both.sum() / max(int(true_voiced.sum()), 1)), 3),
+            "vuv_f1": round(float(2 * both.sum() / (made_voiced.sum() + true_voiced.sum())), 3)}
 
 
 def pitch_error(generated, reference, sample_rate: int, fmin: float = 65.0, fmax: float = 500.0) -> dict:
@@ -237,6 +242,22 @@ def pesq_wideband(generated, reference, sample_rate: int) -> float:
     if len(reference) < 16000 // 4:
         raise ValueError(f"PESQ needs at least 0.25 s of audio, got {len(reference) / 16000:.3f} s")
     return float(pesq(16000, reference.numpy().astype(np.float64), generated.numpy().astype(np.float64), "wb"))
+
+
+def stoi(generated, reference, sample_rate: int) -> float:
+    """Short-time objective intelligibility (Taal et al., 2011; the `pystoi` package) of a
+    waveform against its reference, both (samples,) at sample_rate, cut to the shorter: the mean
+    correlation of their one-third-octave band envelopes over 384 ms windows, resampled to
+    10 kHz and with silent frames dropped (pystoi does both). From about 0 to 1 (identical).
+    It hears the envelope of each band, not the phase inside it.
+    Notebook: 07_gan_vocoders.ipynb (chapter 08 uses it for enhancement)"""
+    try:
+        from pystoi import stoi as pystoi_stoi
+    except ImportError as error:  # pragma: no cover - pystoi is a dependency of ganlib
+        raise ImportError("stoi needs the `pystoi` package: pip install pystoi") from error
+    generated, reference = _pair(generated, reference)
+    return float(pystoi_stoi(reference.numpy().astype(np.float64), generated.numpy().astype(np.float64),
+                             sample_rate, extended=False))
 
 
 def real_time_factor(synthesise, seconds_of_audio: float, repeats: int = 3) -> float:

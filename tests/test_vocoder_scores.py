@@ -2,7 +2,9 @@
 factor on cases with known answers, the held-out split of the bundled sentences, and
 score_vocoder's comparison with Griffin-Lim."""
 import copy
+import json
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -10,6 +12,8 @@ import torch
 
 from ganlib import audio, losses, metrics, speech
 from ganlib.models import hifigan
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def _noise(samples=22050, seed=0):
@@ -131,3 +135,55 @@ def test_a_hiss_60_db_down_is_nearly_transparent_to_pesq_but_not_to_the_mel_l1()
     assert hiss > 2 * baseline, (clip_id, hiss, baseline)
     stft_hiss, stft_baseline = (metrics.multi_resolution_stft_distance(x, waveform) for x in (noisy, griffin_lim))
     assert stft_hiss < 0.7 * stft_baseline, (stft_hiss, stft_baseline)
+
+
+# --- the bar and the tolerances of recomputed scores ----------------------------------------
+def test_stoi_is_one_for_the_same_audio_and_falls_with_noise():
+    clip_id, waveform = speech.load_sentences("held_out", limit=1)[0]
+    assert metrics.stoi(waveform, waveform, 22050) == pytest.approx(1.0, abs=1e-6)
+    scores = [metrics.stoi(audio.mix_at_snr(waveform, _noise(len(waveform)), snr)[0].float(), waveform, 22050)
+              for snr in (20.0, 0.0, -10.0)]
+    assert scores[0] > scores[1] > scores[2] and scores[2] < 0.7, (clip_id, scores)
+
+
+def test_voicing_f1_counts_frames_voiced_in_one_contour_only():
+    nan = float("nan")
+    true = np.array([100.0, 100.0, 100.0, 100.0, nan, nan])
+    made = np.array([100.0, 100.0, nan, nan, 100.0, nan])  # 2 right, 2 missed, 1 voiced pause
+    compared = metrics.compare_pitch(made, true)
+    assert compared["vuv_f1"] == pytest.approx(2 * 2 / (3 + 4), abs=1e-3)  # precision 2/3, recall 2/4
+    assert compared["voicing_kept"] == 0.5 and compared["median_abs_cents"] == 0.0
+    assert metrics.compare_pitch(true, true)["vuv_f1"] == 1.0
+
+
+def test_the_bar_asks_for_every_margin_and_says_which_fails():
+    report = {"below_griffin_lim": {"mel_l1": -1.0, "mr_stft": 0.35}, "pesq_gain": 0.31, "stoi_gain": 0.0,
+              "pitch_cents_gain": 2.0, "vuv_f1_gain": 0.01}
+    assert speech.meets_bar(report)  # the mel L1 is reported, not judged
+    for key, value in (("pesq_gain", 0.29), ("stoi_gain", -0.001), ("pitch_cents_gain", -0.5)):
+        worse = {**report, key: value}
+        assert not speech.meets_bar(worse) and speech.bar_check(worse)[key] == (value, False)
+    assert not speech.meets_bar({**report, "below_griffin_lim": {"mel_l1": 0.5, "mr_stft": 0.29}})
+    missing = {k: v for k, v in report.items() if k != "vuv_f1_gain"}
+    assert speech.bar_check(missing)["vuv_f1_gain"] == (None, False)
+
+
+def test_disagreements_name_the_clip_and_score_beyond_tolerance():
+    shipped = {"per_clip": [{"id": "a", "pesq": 2.0, "mr_stft": 1.0}, {"id": "b", "pesq": 3.0, "mr_stft": 1.0}]}
+    close = {"per_clip": [{"id": "b", "pesq": 3.0, "mr_stft": 1.0 + speech.SCORE_TOLERANCE["mr_stft"] / 2}]}
+    assert speech.disagreements(close, shipped) == []
+    far = {"per_clip": [{"id": "a", "pesq": 2.5, "mr_stft": 1.0}]}
+    assert speech.disagreements(far, shipped) == [("a", "pesq", 2.5, 2.0)]
+
+
+def test_score_tolerances_cover_the_spread_that_another_cpus_rounding_makes():
+    """SCORE_TOLERANCE is taken from benchmarks/score_spread.py's measurement (its JSON), which
+    rescored every shipped vocoder and Griffin-Lim with another machine's rounding: no
+    tolerance may be tighter than that spread times the margin, nor than a score's resolution."""
+    spread = json.loads((ROOT / "benchmarks" / "results" / "score_spread.json").read_text())
+    assert set(spread["vocoders"]) >= {"griffin_lim", "hifigan_cpu", "fourier_cpu"}
+    assert spread["clips"] == speech.HELD_OUT and spread["margin"] == speech.SPREAD_MARGIN
+    for key in speech.SCORES:
+        needed = max(speech.SPREAD_MARGIN * spread["largest_change"][key], speech.SCORE_RESOLUTION[key])
+        assert speech.SCORE_TOLERANCE[key] >= needed, (key, speech.SCORE_TOLERANCE[key], needed)
+        assert speech.SCORE_TOLERANCE[key] == spread["tolerance"][key], key  # and no looser than it says
