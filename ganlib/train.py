@@ -489,7 +489,8 @@ class Trainer:
                 raise ValueError("data is a one-shot iterator and ran out; pass a re-iterable "
                                  "(a DataLoader, a list, a ganlib.toy.Sampler)") from None
             self.epoch += 1
-            for scheduler in (self.g_scheduler, self.d_scheduler):
+            # the discriminator's schedule waits for it to train (after a warm-up)
+            for scheduler in (self.g_scheduler, self.d_scheduler if self.step >= self.adversarial_after else None):
                 if scheduler is not None:
                     scheduler.step()
             self._start_epoch()

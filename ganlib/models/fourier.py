@@ -83,6 +83,10 @@ FEATURE_MATCHING_WEIGHT = 2.0
 #: shrinks the output's energy while the phase is still uncertain.
 PHASE_WEIGHTS = dict(instantaneous_phase=0.0, group_delay=100.0, instantaneous_frequency=100.0)
 CONSISTENCY_WEIGHT = 0.0
+#: APNet's amplitude loss (45 x the mean squared error of the log-magnitudes against the real
+#: crop's STFT). With magnitude "prior" it trains the bins above the mel's fmax alone, which the
+#: mel L1 barely constrains: its floor (log 1e-5) hides a band that is too quiet.
+MAGNITUDE_WEIGHT = 45.0
 LEARNING_RATE = 5e-4
 BETAS = (0.8, 0.9)
 LR_DECAY = 0.999
@@ -296,14 +300,17 @@ def build(preset: str = "cpu", **overrides) -> tuple[Generator, Discriminator]:
 def generator_losses(generator_module: Generator, mel_weight: float = MEL_WEIGHT,
                      feature_matching_weight: float = FEATURE_MATCHING_WEIGHT,
                      phase_weights: dict | None = None, consistency_weight: float = CONSISTENCY_WEIGHT,
-                     magnitude_weighted: bool = True, loss_mel: audio.MelSpectrogram | None = None):
+                     magnitude_weight: float = MAGNITUDE_WEIGHT, magnitude_weighted: bool = True,
+                     loss_mel: audio.MelSpectrogram | None = None):
     """Trainer(extra_generator_loss=...): {"mel_l1": 45 x mean |log-mel(x) - log-mel(G(s))|
     (loss_mel: hifigan.loss_mel_spectrogram(), fmax None), "feature_matching": 2 x L1 of the
     discriminators' feature maps (only while the discriminator trains), the phase losses of
     ganlib.losses.phase_losses between the predicted phase and the real crop's STFT phase
     (weights PHASE_WEIGHTS; weighted by sqrt|S| of the real spectrum with `magnitude_weighted`,
-    so silent bins, whose phase is noise, count little), "consistency": APNet's STFT
-    consistency loss (weight CONSISTENCY_WEIGHT, 0: off)}. A weight of 0 leaves its term out.
+    so silent bins, whose phase is noise, count little), "magnitude": APNet's amplitude loss,
+    45 x mean (log|S'| - log|S|)^2 against the real crop's STFT (floored at 1e-5), and
+    "consistency": APNet's STFT consistency loss (weight CONSISTENCY_WEIGHT, 0: off)}. A weight
+    of 0 leaves its term out.
 
     The generator's spectrum is recomputed from the batch's mels once for the phase and
     consistency terms (the forward pass is cheap next to the discriminators).
@@ -325,7 +332,7 @@ def generator_losses(generator_module: Generator, mel_weight: float = MEL_WEIGHT
         if feature_matching_weight and step.adversarial:
             terms["feature_matching"] = feature_matching_weight * losses.feature_matching_loss(
                 step.d_real.features, step.d_fake.features)
-        if any(weights.values()) or consistency_weight:
+        if any(weights.values()) or consistency_weight or magnitude_weight:
             true = torch.stft(real, model.n_fft, model.hop_length, model.win_length, model.window.to(real.device),
                               center=True, return_complex=True)
             log_magnitude, phase, re, im = model.forward_spectrum(step.condition)
@@ -335,6 +342,9 @@ def generator_losses(generator_module: Generator, mel_weight: float = MEL_WEIGHT
             for name, value in losses.phase_losses(phase, torch.angle(true), weight).items():
                 if weights.get(name):
                     terms[name] = weights[name] * value
+            if magnitude_weight:
+                true_log = torch.log(torch.clamp(true.abs(), min=1e-5))
+                terms["magnitude"] = magnitude_weight * F.mse_loss(log_magnitude[..., :frames], true_log)
             if consistency_weight:
                 norm = torch.sqrt(re.square() + im.square() + 1e-12)
                 predicted = torch.exp(log_magnitude) * torch.complex(re / norm, im / norm)
