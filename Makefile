@@ -42,7 +42,9 @@ notebooks: setup
 # course map), then the training loop against a plain one (benchmarks/results/train_speed.json),
 # the mel front end against librosa (mel_speed.json), loading the bundled digits (data_loading.json),
 # WaveGAN/SpecGAN training steps per second for each preset and recipe (wavegan_speed.json), and
-# HiFi-GAN synthesis and training speed against the official network, eager (hifigan_speed.json).
+# HiFi-GAN synthesis and training speed against the official network, eager (hifigan_speed.json),
+# the Fourier vocoder's beside HiFi-GAN's (fourier_speed.json), and how far another CPU's rounding
+# moves the shipped vocoders' scores: the tolerances of ganlib.speech.SCORE_TOLERANCE (score_spread.json).
 bench: setup
 	$(PY) benchmarks/notebook_times.py --update-readme $(BENCH_ARGS)
 	$(PY) benchmarks/train_speed.py
@@ -50,6 +52,8 @@ bench: setup
 	$(PY) benchmarks/data_loading.py
 	$(PY) benchmarks/wavegan_speed.py
 	$(PY) benchmarks/hifigan_speed.py
+	$(PY) benchmarks/fourier_speed.py
+	$(PY) benchmarks/score_spread.py
 
 strip:
 	$(PYTHON) tools/nbstrip.py $(NOTEBOOKS)

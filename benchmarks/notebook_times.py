@@ -40,7 +40,7 @@ WHAT_YOU_LEARN = {
     "04": "WaveGAN: transposed 1-D convolutions, phase shuffle, latent interpolation",
     "05": "SpecGAN and conditional GANs, Griffin-Lim, class control",
     "06": "evaluating audio GANs: Inception Score, Fréchet distance, listening tests",
-    "07": "GAN vocoders: HiFi-GAN (MRF generator, period and scale discriminators, feature matching) vs Griffin-Lim; mel L1, MR-STFT, PESQ; real-time factor",
+    "07": "GAN vocoders: HiFi-GAN (MRF generator, period and scale discriminators, feature matching), a Fourier-head vocoder (Vocos/APNet: ConvNeXt, magnitude and phase, inverse STFT, anti-wrapped phase losses, multi-resolution discriminator) vs Griffin-Lim; what the mel keeps; PESQ, STOI, MR-STFT, pitch; what the discriminator buys; real-time factor",
     "08": "speech enhancement with SEGAN",
     "09": "voice conversion with CycleGAN-VC",
     "10": "conditioned generation of music notes and environmental sounds",

@@ -272,3 +272,29 @@ def test_vocoder_run_can_start_from_a_shipped_generator(tmp_path, monkeypatch):
     shipped.with_name("broken.json").write_text(shipped.with_suffix(".json").read_text())
     with pytest.raises(CheckpointMismatchError, match=r"broken\.pt.*conv_post"):
         tool.start_generator_from(child, tmp_path / "runs" / "other", "data/checkpoints/broken.pt", "cpu")
+
+
+def test_fourier_vocoder_runs_warm_up_then_train_with_the_discriminator_or_never(tmp_path):
+    import argparse
+    tool = load_script("tools/train_vocoder.py")
+    base = dict(model="fourier", preset="cpu", batch_size=2, seed=0)
+    gan = tool.make_trainer(argparse.Namespace(**base, adversarial_after=3000, no_discriminator=False), tmp_path / "a")
+    alone = tool.make_trainer(argparse.Namespace(**base, adversarial_after=0, no_discriminator=True), tmp_path / "b")
+    assert gan.adversarial_after == 3000 and alone.adversarial_after >= 10**9 and gan.loss == "hinge"
+    assert tool.run_name(argparse.Namespace(**base, no_discriminator=True)) == "fourier_cpu_nod"
+    assert tool.run_name(argparse.Namespace(**base, no_discriminator=False)) == "fourier_cpu"
+    assert type(gan.generator).__module__ == "ganlib.models.fourier"
+
+
+def test_the_exported_history_says_when_the_bar_and_pesq_3_5_were_first_met():
+    tool = load_script("tools/train_vocoder.py")
+    passing = {"below_griffin_lim": {"mel_l1": -1.0, "mr_stft": 0.5}, "pesq_gain": 0.5, "stoi_gain": 0.01,
+               "pitch_cents_gain": 1.0, "vuv_f1_gain": 0.0}
+    records = [{"step": 500, "seconds": 900.0, "held_out_pesq": 2.0, **passing, "pesq_gain": 0.1},
+               {"step": 1000, "seconds": 900.0, "held_out_pesq": 2.9, **passing},
+               {"step": 1500, "seconds": 1800.0, "held_out_pesq": 3.6, **passing}]
+    rows = tool.history(records)
+    assert [r["train_hours"] for r in rows] == [0.25, 0.5, 1.0]
+    assert tool.first_met_bar(rows) == {"bar": {"step": 1000, "train_hours": 0.5},
+                                        "pesq_3.5": {"step": 1500, "train_hours": 1.0}}
+    assert tool.first_met_bar(rows[:1]) == {"bar": None, "pesq_3.5": None}
