@@ -187,3 +187,17 @@ def test_the_discriminators_judge_the_first_crops_only():
     fourier.first_crops(None)(trainer, batch, None)
     assert seen == [4, 16]
     assert fourier.trainer_options(*fourier.build("cpu"), discriminator_batch=4)["discriminate"] is not None
+
+
+def test_a_shipped_vocoder_loads_by_name_whichever_kind_it_is(tmp_path):
+    assert isinstance(speech.load_vocoder("hifigan_cpu", device="cpu"), hifigan.Vocoder)
+    generator = fourier.generator("cpu")
+    torch.save({"info": {"model": "fourier", "preset": "cpu"}, "generator": generator.state_dict()}, tmp_path / "f.pt")
+    (tmp_path / "f.json").write_text('{"model": "fourier", "preset": "cpu"}')
+    vocoder = speech.load_vocoder(tmp_path / "f.pt", device="cpu")
+    assert isinstance(vocoder, fourier.Vocoder) and vocoder.sample_rate == 22050
+    with pytest.raises(FileNotFoundError, match=r"no vocoder 'no_such'.*shipped vocoders: \[.*'hifigan_cpu'"):
+        speech.load_vocoder("no_such")
+    (tmp_path / "f.json").write_text('{"model": "wavegan"}')
+    with pytest.raises(ValueError, match="f.json: model 'wavegan' is not a vocoder"):
+        speech.load_vocoder(tmp_path / "f.pt")
