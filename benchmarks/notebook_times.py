@@ -126,8 +126,16 @@ def machine_info():
 
 
 def same_machine(a, b):
-    keys = ("cpu_count", "platform", "processor", "torch", "device")
-    return all(a.get(key) == b.get(key) for key in keys)
+    """The same kind of machine: cores, processor, torch, device, and the platform's system and
+    architecture (not the kernel's build, which changes from one session's machine to the next)."""
+    keys = ("cpu_count", "processor", "torch", "device")
+    return all(a.get(key) == b.get(key) for key in keys) and _platform_kind(a) == _platform_kind(b)
+
+
+def _platform_kind(machine):
+    """'Linux-6.18.44-fc-v669-x86_64-with-glibc2.36' -> ('Linux', 'x86_64')."""
+    parts = machine.get("platform", "").split("-")
+    return parts[0], next((p for p in parts if p in ("x86_64", "aarch64", "arm64", "AMD64", "i686")), None)
 
 
 def load_results():

@@ -230,3 +230,13 @@ def test_readme_course_map_shows_the_benchmark():
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     assert bench.course_map_block(bench.load_results()) in readme, \
         "README's course map differs from benchmarks/results/notebooks.json: run make bench"
+
+
+def test_notebook_times_keeps_rows_measured_on_the_same_kind_of_machine():
+    bench = load_script("benchmarks/notebook_times.py")
+    machine = {"cpu_count": 2, "platform": "Linux-6.18.44-fc-v669-x86_64-with-glibc2.36", "processor": "x86_64",
+               "torch": "2.13.0+cpu", "device": "cpu"}
+    assert bench.same_machine(machine, {**machine, "platform": "Linux-6.18.44-fc-v1300-x86_64-with-glibc2.36"})
+    assert not bench.same_machine(machine, {**machine, "platform": "Linux-6.18.44-fc-v669-aarch64-with-glibc2.36"})
+    assert not bench.same_machine(machine, {**machine, "cpu_count": 4})
+    assert not bench.same_machine(machine, {**machine, "torch": "2.12.0+cpu"})
