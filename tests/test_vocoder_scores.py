@@ -119,10 +119,10 @@ def test_folding_a_snapshot_leaves_the_training_generator_working():
 
 
 def test_a_hiss_60_db_down_is_nearly_transparent_to_pesq_but_not_to_the_mel_l1():
-    """Why the mel-L1 half of issue 4's bar is so strict on the bundled voice (chapter 07,
-    section 3): the original plus white noise 60 dB below it scores a PESQ near the ceiling of
-    identical audio, yet a mel L1 worse than Griffin-Lim's (32 iterations) and far from the bar's
-    30 % below it; its MR-STFT distance does meet that half of the bar."""
+    """Why the vocoder bar (speech.BAR) does not judge the mel L1 (chapter 07, section 3): the
+    original plus white noise 60 dB below it scores a PESQ near the ceiling of identical audio,
+    yet a mel L1 worse than Griffin-Lim's (32 iterations), far from 30 % below it; its MR-STFT
+    distance is more than 30 % below Griffin-Lim's."""
     clip_id, waveform = speech.load_sentences("held_out", limit=1)[0]
     noisy, _ = audio.mix_at_snr(waveform, _noise(len(waveform)), 60.0)
     noisy = noisy.float()
