@@ -201,3 +201,15 @@ def test_a_shipped_vocoder_loads_by_name_whichever_kind_it_is(tmp_path):
     (tmp_path / "f.json").write_text('{"model": "wavegan"}')
     with pytest.raises(ValueError, match="f.json: model 'wavegan' is not a vocoder"):
         speech.load_vocoder(tmp_path / "f.pt")
+
+
+def test_loud_bins_of_the_prior_are_not_clipped():
+    generator = fourier.generator("cpu").eval()
+    mel_spectrogram = audio.MelSpectrogram(**hifigan.MEL)
+    loud = 0.9 * torch.sin(2 * math.pi * 300 * torch.arange(8192) / 22050)  # |S| about 230 at 300 Hz
+    mel = mel_spectrogram(loud)
+    with torch.no_grad():
+        log_magnitude = generator.forward_spectrum(mel[None])[0][0]
+    prior = generator.pseudo_inverse_log_magnitude(mel[None])[0]
+    assert prior.max() > generator.max_log_magnitude  # a bin louder than |S| = 100
+    torch.testing.assert_close(log_magnitude[:372], prior[:372])

@@ -8,8 +8,9 @@ HiFi-GAN (ganlib.models.hifigan) and the Fourier-head vocoder (--model fourier, 
                                                      # -> runs/hifigan_cpu_dw0.25/: that generator, wider MPD + MSD
     python tools/train_vocoder.py train --run hifigan_cpu --init-generator-from data/checkpoints/hifigan_cpu.pt
                                                      # a fresh checkout: go on from the shipped generator
-    python tools/train_vocoder.py train --model fourier --adversarial-after 3000 --minutes 110   # runs/fourier_cpu/
-    python tools/train_vocoder.py train --model fourier --no-discriminator --minutes 110        # runs/fourier_cpu_nod/
+    python tools/train_vocoder.py train --model fourier --no-discriminator --minutes 95         # runs/fourier_cpu_nod/
+    python tools/train_vocoder.py train --model fourier --run fourier_cpu --init-generator-from fourier_cpu_nod
+                           --adversarial-after 7500 --minutes 55   # the GAN, branched from it after 7,500 steps
     python tools/train_vocoder.py export --run fourier_cpu --name fourier_cpu --baseline fourier_cpu_no_discriminator
     python tools/train_vocoder.py rescore --name hifigan_cpu    # recompute a shipped JSON's scores
 

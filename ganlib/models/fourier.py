@@ -130,9 +130,11 @@ class Generator(nn.Module):
     waveform (batch, 1, hop_length * (frames - 1)), the inverse STFT of the predicted spectrum
     (Hann window, centred frames, as the mel's STFT: frame t is centred on sample t * hop).
 
-    forward_spectrum(mel) -> (log_magnitude, phase), each (batch, n_fft // 2 + 1, frames):
+    forward_spectrum(mel) -> (log_magnitude, phase, ...), each (batch, n_fft // 2 + 1, frames):
     what the phase losses compare with the true STFT. `mel_spectrogram` (its settings) gives
-    the pseudo-inverse for magnitude "residual" and "prior".
+    the pseudo-inverse for magnitude "residual" and "prior". A learned log-magnitude is clamped
+    at max_log_magnitude (4.6: |S| <= 100, as Vocos); the prior is not (the loudest bins of the
+    bundled speech reach 190 with n_fft 1024).
     Notebook: 07_gan_vocoders.ipynb
     """
 
@@ -198,12 +200,12 @@ class Generator(nn.Module):
             real, imaginary = phase_outputs[:, :bins], phase_outputs[:, bins:]
         else:  # Vocos: the angle, through cos and sin
             real, imaginary = torch.cos(phase_outputs), torch.sin(phase_outputs)
-        if self.magnitude == "prior":
+        if self.magnitude == "prior":  # the clamp on the learned band only: speech's loudest bins pass 100
             prior = self.pseudo_inverse_log_magnitude(mel)
-            log_magnitude = torch.cat([prior[:, :bins - free], learned], dim=1)
+            log_magnitude = torch.cat([prior[:, :bins - free], torch.clamp(learned, max=self.max_log_magnitude)], dim=1)
         else:
             log_magnitude = learned if self.magnitude == "learned" else self.pseudo_inverse_log_magnitude(mel) + learned
-        log_magnitude = torch.clamp(log_magnitude, max=self.max_log_magnitude)  # exp <= 100, as Vocos
+            log_magnitude = torch.clamp(log_magnitude, max=self.max_log_magnitude)  # exp <= 100, as Vocos
         return log_magnitude, safe_atan2(imaginary, real), real, imaginary
 
     def spectrum(self, mel: torch.Tensor) -> torch.Tensor:
