@@ -1,7 +1,7 @@
 """The shipped checkpoints (data/checkpoints/): small, documented, loadable with weights_only,
-and as good as their JSON says, recomputed here (issue bars: IS ratio >= 0.6, conditional
-accuracy >= 0.8, classifier >= 95 % on held-out speakers; the HiFi-GAN vocoder's mel L1 and
-MR-STFT distance >= 30 % below Griffin-Lim's and PESQ above it, on the held-out sentences)."""
+and as good as their JSON says, recomputed here (bars: IS ratio >= 0.6, conditional accuracy
+>= 0.8, classifier >= 95 % on held-out speakers; every vocoder against Griffin-Lim on the
+held-out sentences: ganlib.speech.BAR)."""
 import json
 
 import pytest
@@ -9,7 +9,7 @@ import torch
 
 from ganlib import digits, metrics, speech
 from ganlib.models import classifier as classifier_module
-from ganlib.models import hifigan, wavegan
+from ganlib.models import fourier, hifigan, wavegan
 
 CHECKPOINTS = digits.CHECKPOINTS
 GENERATORS = ["wavegan_cpu", "conditional_wavegan_cpu", "conditional_specgan_cpu", "self_conditioned_specgan_cpu"]
@@ -22,11 +22,11 @@ def report(name: str) -> dict:
 
 def test_every_checkpoint_is_at_most_10_mb_and_has_its_json_with_the_command():
     shipped = sorted(CHECKPOINTS.glob("*.pt"))
-    assert {p.stem for p in shipped} >= {"digit_classifier", *GENERATORS, "hifigan_cpu"}
+    assert {p.stem for p in shipped} >= {"digit_classifier", *GENERATORS, "hifigan_cpu", "fourier_cpu"}
     for path in shipped:
         assert path.stat().st_size <= 10 * 10**6, path
         info = report(path.stem)
-        tool = "train_vocoder" if path.stem.startswith("hifigan") else "train_digits"
+        tool = "train_vocoder" if path.stem.startswith(("hifigan", "fourier")) else "train_digits"
         assert f"python tools/{tool}.py" in json.dumps(info), f"{path.stem}.json lacks the training command"
         torch.load(path, weights_only=True)  # plain tensors and data, nothing executable
 
@@ -106,34 +106,115 @@ def test_the_self_conditioned_generator_draws_the_clusters_it_was_trained_on():
                                atol=1e-3, rtol=0)
 
 
+VOCODERS = ["hifigan_cpu", "fourier_cpu", "fourier_cpu_no_discriminator"]
+
+
+def load_vocoder(name: str):
+    vocoder = speech.load_vocoder(name, device="cpu")
+    assert type(vocoder) is {"fourier": fourier.Vocoder, "hifigan": hifigan.Vocoder}[report(name)["model"]]
+    return vocoder
+
+
+def score_against_griffin_lim(clips, names=tuple(VOCODERS)) -> dict:
+    """Each shipped vocoder's score_vocoder report on `clips`, recomputed; Griffin-Lim's scores
+    once for all (the vocoders share hifigan.MEL, so Griffin-Lim inverts the same mels)."""
+    vocoders = {name: load_vocoder(name) for name in names}
+    assert all(v.mel_spectrogram.n_mels == 80 and v.sample_rate == 22050 for v in vocoders.values())
+    first = vocoders[names[0]]
+    baseline = speech.score_clips({"griffin_lim": speech.griffin_lim_vocoder(first.mel_spectrogram)}, clips,
+                                  first.mel_spectrogram, hifigan.loss_mel_spectrogram())["griffin_lim"]
+    reports = {}
+    for name, vocoder in vocoders.items():
+        ours = speech.score_vocoder(vocoder, clips, baseline=False)["vocoder"]
+        reports[name] = {"vocoder": ours, "griffin_lim": baseline, **speech.compare_with_baseline(ours, baseline)}
+    return reports
+
+
 @pytest.fixture(scope="module")
 def vocoder_scores():
-    """The shipped HiFi-GAN against Griffin-Lim on the 15 held-out sentences, recomputed."""
-    vocoder = hifigan.Vocoder.from_checkpoint(speech.VOCODER, preset=report("hifigan_cpu")["preset"], device="cpu")
-    return speech.score_vocoder(vocoder)
+    """Each shipped vocoder against Griffin-Lim on the 15 held-out sentences, recomputed."""
+    return score_against_griffin_lim(speech.load_sentences("held_out"))
 
 
-def test_vocoder_scores_are_what_its_json_says(vocoder_scores):
-    shipped = report("hifigan_cpu")
+@pytest.fixture(scope="module")
+def unheard_voice_scores():
+    """The same on the first 15 clips of each voice of data/parallel."""
+    names = ("fourier_cpu", "fourier_cpu_no_discriminator")
+    return {speaker: score_against_griffin_lim(speech.load_voice(speaker), names) for speaker in ("p901", "p902")}
+
+
+@pytest.mark.parametrize("name", VOCODERS)
+def test_vocoder_scores_are_what_its_json_says(name, vocoder_scores):
+    """Clip by clip, every score within ganlib.speech.SCORE_TOLERANCE: the spread that another
+    CPU's rounding makes, measured by benchmarks/score_spread.py (tests/test_vocoder_scores.py)."""
+    shipped, recomputed = report(name), vocoder_scores[name]
     assert shipped["held_out"] == [clip_id for clip_id, _ in speech.load_sentences("held_out")]
-    for name in ("vocoder", "griffin_lim"):
-        assert vocoder_scores[name]["clips"] == shipped["scores"][name]["clips"] == 15
-        for key, tolerance in (("mel_l1", 1e-3), ("mr_stft", 1e-3), ("pesq", 0.02)):
-            assert vocoder_scores[name][key] == pytest.approx(shipped["scores"][name][key], abs=tolerance), (name, key)
-    assert speech.meets_bar(vocoder_scores) == shipped["meets_bar"]
+    for which in ("vocoder", "griffin_lim"):
+        assert recomputed[which]["clips"] == shipped["scores"][which]["clips"] == 15
+        assert speech.disagreements(recomputed[which], shipped["scores"][which]) == [], which
+    assert speech.meets_bar(recomputed) == shipped["meets_bar"]
     assert shipped["size_mb"] <= 10 and shipped["steps"] > 0
 
 
-# Issue 4's bar. Met: the MR-STFT distance. Not: mel L1, which Griffin-Lim keeps low by construction
-# (its pseudo-inverse reproduces the mel) and which even a hiss 60 dB down fails (test_vocoder_scores.py),
-# and PESQ, which grows slowly with CPU training. To go on from the shipped generator in a fresh checkout:
-# python tools/train_vocoder.py train --run hifigan_cpu --init-generator-from data/checkpoints/hifigan_cpu.pt
-@pytest.mark.xfail(strict=True, reason="issue 4: mel L1 and PESQ not below / above Griffin-Lim's (blocked: see the issue)")
-def test_vocoder_meets_the_bar(vocoder_scores):
-    below = vocoder_scores["below_griffin_lim"]
-    assert below["mel_l1"] >= 0.3, vocoder_scores["below_griffin_lim"]
-    assert below["mr_stft"] >= 0.3, vocoder_scores["below_griffin_lim"]
-    assert vocoder_scores["pesq_gain"] > 0, vocoder_scores["pesq_gain"]
+# The bar every vocoder of the course meets (ganlib.speech.BAR). The shipped HiFi-GAN does not: its
+# PESQ grows slowly with CPU training (see data/checkpoints/README.md); to go on from it in a fresh
+# checkout: python tools/train_vocoder.py train --run hifigan_cpu --init-generator-from data/checkpoints/hifigan_cpu.pt
+# strict=True turns a pass into a failure, so the marker has to come off the day its file meets the bar.
+# The shipped Fourier GAN met the bar during its discriminator-free warm-up (first_met_bar, tested below);
+# after as long again with its discriminators its voicing F1 ends 0.004 below Griffin-Lim's, while its twin
+# trained without them meets the whole bar (chapter 07, section 16, says what the discriminators buy).
+@pytest.mark.parametrize("name", [pytest.param("hifigan_cpu", marks=pytest.mark.xfail(
+    strict=True, reason="the CPU-trained HiFi-GAN's PESQ is below Griffin-Lim's")),
+    pytest.param("fourier_cpu", marks=pytest.mark.xfail(
+        strict=True, reason="the GAN's voicing F1 ends just below Griffin-Lim's; the rest of the bar is met")),
+    "fourier_cpu_no_discriminator"])
+def test_vocoder_meets_the_bar(name, vocoder_scores):
+    checks = speech.bar_check(vocoder_scores[name])
+    assert all(met for _, met in checks.values()), checks
+
+
+def test_the_fourier_gan_misses_only_the_voicing_part_of_the_bar(vocoder_scores):
+    checks = speech.bar_check(vocoder_scores["fourier_cpu"])
+    assert [key for key, (_, met) in checks.items() if not met] == ["vuv_f1_gain"], checks
+    assert checks["vuv_f1_gain"][0] > -0.01, checks
+
+
+@pytest.mark.parametrize("name", ["fourier_cpu", "fourier_cpu_no_discriminator"])
+def test_the_fourier_vocoder_met_the_bar_within_half_an_hour_of_training(name):
+    shipped = report(name)
+    first = shipped["first_met_bar"]["bar"]
+    assert first is not None and first["train_hours"] <= 0.5, first
+    row = next(r for r in shipped["history"] if r["step"] == first["step"])
+    assert speech.meets_bar(row), row  # the history's margins, scored during training
+    assert "python tools/train_vocoder.py train --model fourier" in " ".join(shipped["commands"])
+
+
+@pytest.mark.xfail(strict=True, reason="not reached in the 1.45 CPU-hours trained so far: PESQ flattens near 3.2 "
+                                        "without the discriminators and 2.95 with them (the JSONs' histories)")
+@pytest.mark.parametrize("name", ["fourier_cpu", "fourier_cpu_no_discriminator"])
+def test_the_fourier_vocoder_reached_pesq_3_5_within_two_hours(name):
+    first = report(name)["first_met_bar"]["pesq_3.5"]
+    assert first is not None and first["train_hours"] <= 2.0, first
+
+
+def test_the_json_compares_the_gan_with_the_same_generator_trained_without_a_discriminator(vocoder_scores):
+    gan, alone = report("fourier_cpu"), report("fourier_cpu_no_discriminator")
+    assert alone["no_discriminator"] and not gan["no_discriminator"]
+    assert gan["without_discriminator"]["name"] == "fourier_cpu_no_discriminator"
+    assert gan["without_discriminator"]["scores"] == alone["scores"]
+    assert abs(gan["train_hours"] - alone["train_hours"]) <= 0.1 * alone["train_hours"]  # as long, within 10 %
+
+
+@pytest.mark.parametrize("name", ["fourier_cpu", "fourier_cpu_no_discriminator"])
+def test_the_fourier_vocoder_scores_on_unheard_voices_are_what_its_json_says(name, unheard_voice_scores):
+    shipped = report(name)["unheard_voices"]
+    assert sorted(shipped) == ["p901", "p902"]
+    for speaker, recomputed in unheard_voice_scores.items():
+        for which in ("vocoder", "griffin_lim"):
+            assert recomputed[name][which]["clips"] == shipped[speaker]["scores"][which]["clips"] == 15
+            assert speech.disagreements(recomputed[name][which], shipped[speaker]["scores"][which]) == [], \
+                (speaker, which)
+        assert speech.meets_bar(recomputed[name]) == shipped[speaker]["meets_bar"]
 
 
 def test_bf16_rounding_noise_is_loud_to_the_vocoders_log_mel_loss():

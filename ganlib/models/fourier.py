@@ -68,8 +68,8 @@ PRESETS = {
     # below 8 kHz (hifigan.MEL's fmax), the phase and the band above learned; discriminators at
     # a quarter of the papers' channels (MPD 2.6 M parameters, MRD 8 channels), and they judge
     # 4 of the 16 crops of each batch (discriminator_batch): on a CPU the discriminators, not the
-    # generator, cost most of a step (all 16 crops: 17 times a generator-only step; 4: about 3
-    # times, benchmarks/fourier_speed.py). Batches of 16 crops of 8192 samples.
+    # generator, cost most of a step (benchmarks/fourier_speed.py times a step with and without
+    # them). Batches of 16 crops of 8192 samples.
     "cpu": dict(generator=dict(dim=256, intermediate_dim=768, num_layers=6, magnitude="prior"),
                 mel=hifigan.MEL, segment_length=8192, batch_size=16, mpd_width=0.25, mrd_width=0.25,
                 discriminator_batch=4),
