@@ -555,12 +555,7 @@ class Trainer:
         finally:
             for p, flag in zip(self.discriminator.parameters(), requires_grad):
                 p.requires_grad_(flag)
-        self.g_optimizer.zero_grad(set_to_none=True)
-        g_loss.backward()
-        grad_norm_g = self._clip(self.generator)
-        self.g_optimizer.step()
-        if self.generator_ema is not None:
-            self._update_ema()
+        grad_norm_g = self._update_generator(g_loss)
 
         record.update(d_loss=d_loss.detach(), g_loss=g_loss.detach(),
                       d_real=self._mean_output(d_real.logits).detach(),
@@ -579,14 +574,20 @@ class Trainer:
             raise ValueError("extra_generator_loss returned no terms during the discriminator-free warm-up")
         g_loss = sum(value.float() for value in extras.values())
         record.update({name: value.detach().float() for name, value in extras.items()})
+        grad_norm_g = self._update_generator(g_loss)
+        record.update(g_loss=g_loss.detach(), grad_norm_g=grad_norm_g.detach())
+        return record
+
+    def _update_generator(self, g_loss: torch.Tensor) -> torch.Tensor:
+        """Backpropagate g_loss, clip, step the generator (and its moving average); return the
+        gradient norm before clipping."""
         self.g_optimizer.zero_grad(set_to_none=True)
         g_loss.backward()
         grad_norm_g = self._clip(self.generator)
         self.g_optimizer.step()
         if self.generator_ema is not None:
             self._update_ema()
-        record.update(g_loss=g_loss.detach(), grad_norm_g=grad_norm_g.detach())
-        return record
+        return grad_norm_g
 
     @torch.no_grad()
     def _update_ema(self):

@@ -398,9 +398,10 @@ def trainer_options(generator_module: Generator, discriminator_module: nn.Module
 
 
 # --- inference ----------------------------------------------------------------------------
-class Vocoder:
+class Vocoder(hifigan.MelVocoder):
     """A trained Fourier-head generator, ready to turn mel spectrograms into audio; the same
-    interface as ganlib.models.hifigan.Vocoder, so a chapter swaps one for the other:
+    interface as ganlib.models.hifigan.Vocoder (both are hifigan.MelVocoder), so a chapter
+    swaps one for the other:
 
         vocoder = Vocoder.from_checkpoint("data/checkpoints/fourier_cpu.pt")
         waveform = vocoder.from_wav("speech.wav")       # (samples,), at vocoder.sample_rate
@@ -442,20 +443,6 @@ class Vocoder:
         load_state(module, {k: v.float() for k, v in state.items()}, "generator", str(path))
         return cls(module, device, copy_generator=False)
 
-    @property
-    def sample_rate(self) -> int:
-        return self.mel_spectrogram.sample_rate
-
-    @property
-    def hop_length(self) -> int:
-        return self.generator.hop_length
-
-    def mel(self, waveform) -> torch.Tensor:
-        """Waveform (samples,) or (batch, samples), numpy or torch -> log-mel (.., n_mels, frames)."""
-        waveform = torch.as_tensor(waveform, dtype=torch.float32, device=self.device)
-        with torch.inference_mode():
-            return self.mel_spectrogram(waveform)
-
     def __call__(self, mel: torch.Tensor) -> torch.Tensor:
         """Log-mel (n_mels, frames) -> waveform (frames * hop_length,); (batch, n_mels, frames)
         -> (batch, frames * hop_length). On the CPU."""
@@ -464,9 +451,3 @@ class Vocoder:
             waveform = self.generator(mel.to(self.device) if mel.dim() == 3 else mel.to(self.device)[None]).squeeze(1)
             waveform = F.pad(waveform, (0, self.hop_length))
         return (waveform.squeeze(0) if mel.dim() == 2 else waveform).cpu()
-
-    def from_wav(self, path: str | os.PathLike) -> torch.Tensor:
-        """Read an audio file (resampled to sample_rate), take its mel spectrogram and vocode it:
-        (samples,), as long as the file."""
-        waveform, _ = audio.load(path, self.sample_rate)
-        return self(self.mel(waveform))[: len(waveform)]

@@ -771,7 +771,34 @@ def fast_generator(generator_module: Generator, device=None, check: bool = True)
     return generator_module
 
 
-class Vocoder:
+class MelVocoder:
+    """What every vocoder of the course shares (hifigan.Vocoder, fourier.Vocoder): a subclass
+    sets .device, .generator (with .hop_length) and .mel_spectrogram, and defines __call__
+    (log-mel (n_mels, frames) -> waveform (frames * hop_length,)).
+    Notebook: 07_gan_vocoders.ipynb"""
+
+    @property
+    def sample_rate(self) -> int:
+        return self.mel_spectrogram.sample_rate
+
+    @property
+    def hop_length(self) -> int:
+        return self.generator.hop_length
+
+    def mel(self, waveform) -> torch.Tensor:
+        """Waveform (samples,) or (batch, samples), numpy or torch -> log-mel (.., n_mels, frames)."""
+        waveform = torch.as_tensor(waveform, dtype=torch.float32, device=self.device)
+        with torch.inference_mode():
+            return self.mel_spectrogram(waveform)
+
+    def from_wav(self, path: str | os.PathLike) -> torch.Tensor:
+        """Read an audio file (resampled to sample_rate), take its mel spectrogram and vocode it:
+        (samples,), as long as the file."""
+        waveform, _ = audio.load(path, self.sample_rate)
+        return self(self.mel(waveform))[: len(waveform)]
+
+
+class Vocoder(MelVocoder):
     """A trained generator, weight norm folded away, ready to turn mel spectrograms into audio.
 
         vocoder = Vocoder.from_checkpoint("generator_v1", preset="v1")   # official or ganlib
@@ -822,20 +849,6 @@ class Vocoder:
         module = load_generator_state(generator(preset), {k: v.float() for k, v in state.items()}, str(path))
         return cls(module, audio.MelSpectrogram(**settings["mel"]), device, copy_generator=False, fast=fast)
 
-    @property
-    def sample_rate(self) -> int:
-        return self.mel_spectrogram.sample_rate
-
-    @property
-    def hop_length(self) -> int:
-        return self.generator.hop_length
-
-    def mel(self, waveform) -> torch.Tensor:
-        """Waveform (samples,) or (batch, samples), numpy or torch -> log-mel (.., n_mels, frames)."""
-        waveform = torch.as_tensor(waveform, dtype=torch.float32, device=self.device)
-        with torch.inference_mode():
-            return self.mel_spectrogram(waveform)
-
     def __call__(self, mel: torch.Tensor) -> torch.Tensor:
         """Log-mel (n_mels, frames) -> waveform (frames * hop_length,); (batch, n_mels, frames)
         -> (batch, frames * hop_length). On the CPU."""
@@ -843,9 +856,3 @@ class Vocoder:
         with torch.inference_mode():
             waveform = self.synthesiser(mel.to(self.device)).squeeze(1)
         return (waveform.squeeze(0) if mel.dim() == 2 else waveform).cpu()
-
-    def from_wav(self, path: str | os.PathLike) -> torch.Tensor:
-        """Read an audio file (resampled to sample_rate), take its mel spectrogram and vocode it:
-        (samples,), as long as the file."""
-        waveform, _ = audio.load(path, self.sample_rate)
-        return self(self.mel(waveform))[: len(waveform)]
