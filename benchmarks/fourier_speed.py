@@ -26,14 +26,13 @@ import os
 import platform
 import statistics
 import sys
-import time
 from datetime import datetime, timezone
 from pathlib import Path
 
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from hifigan_speed import speechlike  # noqa: E402
+from hifigan_speed import speechlike, timed  # noqa: E402
 
 from ganlib import audio, metrics, train  # noqa: E402
 from ganlib.models import fourier, hifigan  # noqa: E402
@@ -79,12 +78,6 @@ def trainers() -> dict:
 def _batch(batch_size: int, samples: int):
     real = torch.stack([speechlike(samples / 22050 + 0.01, seed)[:samples] for seed in range(batch_size)])
     return real, audio.MelSpectrogram(**hifigan.MEL)(real)
-
-
-def timed(function) -> float:
-    start = time.perf_counter()
-    function()
-    return time.perf_counter() - start
 
 
 def main() -> None:

@@ -98,10 +98,9 @@ def train(args) -> None:
         scores = {f"held_out_{k}": v for k, v in report["vocoder"].items() if k not in ("clips", "per_clip")}
         return {**scores, **speech.compare_with_baseline(report["vocoder"], griffin_lim)}
 
-    griffin_lim = speech.score_clips({"griffin_lim": speech.griffin_lim_vocoder(
-        audio.MelSpectrogram(**model_module(args).PRESETS[args.preset]["mel"]))}, clips,
-        audio.MelSpectrogram(**model_module(args).PRESETS[args.preset]["mel"]),
-        hifigan.loss_mel_spectrogram())["griffin_lim"]
+    mel_spectrogram = audio.MelSpectrogram(**model_module(args).PRESETS[args.preset]["mel"])
+    griffin_lim = speech.score_clips({"griffin_lim": speech.griffin_lim_vocoder(mel_spectrogram)}, clips,
+                                     mel_spectrogram, hifigan.loss_mel_spectrogram())["griffin_lim"]
 
     for _ in train_in_chunks(trainer, run_dir, args.minutes, args.steps, args.eval_every, evaluate, digits=4):
         pass
@@ -182,7 +181,8 @@ def run_commands(run_dir: Path) -> list[str]:
 
 
 def load_shipped(path: Path, report: dict):
-    """The Vocoder of a shipped file, hifigan or fourier as its JSON says."""
+    """The Vocoder of a file being exported, hifigan or fourier as `report` says (its JSON is
+    not written yet; a shipped one loads with speech.load_vocoder)."""
     if report.get("model") == "fourier":
         return fourier.Vocoder.from_checkpoint(path, device="cpu")
     return hifigan.Vocoder.from_checkpoint(path, preset=report["preset"], device="cpu")
@@ -294,7 +294,7 @@ def rescore(args) -> None:
     torch.set_num_threads(args.threads)
     path = speech.CHECKPOINTS / f"{args.name}.pt"
     report = json.loads(path.with_suffix(".json").read_text())
-    vocoder = load_shipped(path, report)
+    vocoder = speech.load_vocoder(path, device="cpu")
     for key in ("below_griffin_lim", "pesq_gain", "stoi_gain", "pitch_cents_gain", "vuv_f1_gain", "bar", "meets_bar"):
         report.pop(key, None)
     report.update(score_report(vocoder, speech.load_sentences("held_out")))
